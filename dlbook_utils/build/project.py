@@ -1,0 +1,274 @@
+"""The project on disk: root, lessons in the toc, MyST/ipynb pairs, checks and golden outputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import nbformat
+import yaml
+
+__all__ = [
+    "ProjectError",
+    "find_root",
+    "toc_files",
+    "toc_lessons",
+    "all_lesson_sources",
+    "resolve_lesson",
+    "read_lesson",
+    "repository_url",
+    "colab_cell_source",
+    "check_project",
+    "write_golden",
+    "atomic_write_text",
+    "strip_cell_metadata",
+    "COLAB_MARKER",
+]
+
+COLAB_MARKER = "# dlbook: colab-setup"
+_DROP_CELL_META = ("papermill", "execution", "ExecuteTime", "scrolled", "collapsed")
+
+
+class ProjectError(ValueError):
+    """A problem with the project's files, stated in one sentence."""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the closest folder at or above ``start`` (default: cwd) that holds ``_toc.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
+            return folder
+    raise ProjectError(
+        f"No dlbook project (a folder with _toc.yml and _config.yml) at or above {here}; "
+        "run dlbook from inside the repository."
+    )
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _toc_entries(node: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(node, dict):
+        if "file" in node:
+            out.append(str(node["file"]))
+        for key in ("root", "parts", "chapters", "sections"):
+            if key == "root" and key in node:
+                out.append(str(node["root"]))
+            elif key in node:
+                out.extend(_toc_entries(node[key]))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_toc_entries(item))
+    return out
+
+
+def toc_files(root: Path) -> list[str]:
+    """Every document named in ``_toc.yml`` (without suffix), in book order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
+    return _toc_entries(toc)
+
+
+def toc_lessons(root: Path) -> list[Path]:
+    """The lesson sources (``lessons/**.md``) named in ``_toc.yml``, in book order."""
+    return [root / f"{f}.md" for f in toc_files(root) if f.startswith("lessons/")]
+
+
+def all_lesson_sources(root: Path) -> list[Path]:
+    """Every ``lessons/**/*.md`` on disk, sorted."""
+    return sorted((root / "lessons").glob("**/*.md"))
+
+
+def resolve_lesson(root: Path, name: str) -> Path:
+    """Find a lesson by path (``lessons/…/x.md`` or ``.ipynb``) or by a unique slug (``02_tensors``).
+
+    Raises:
+        ProjectError: no lesson or several lessons match; the message lists what exists.
+    """
+    p = Path(name)
+    for cand in (p, root / p):
+        if cand.suffix in (".md", ".ipynb") and cand.with_suffix(".md").is_file():
+            return cand.with_suffix(".md").resolve()
+    lessons = toc_lessons(root)
+    hits = [les for les in lessons if name in (les.stem, str(les.relative_to(root).with_suffix("")))]
+    if not hits:
+        hits = [les for les in lessons if name in les.stem]
+    if len(hits) == 1:
+        return hits[0]
+    known = ", ".join(les.stem for les in lessons) or "none"
+    what = "matches several lessons" if hits else "is not a lesson"
+    raise ProjectError(f"{name!r} {what}; lessons in _toc.yml: {known}.")
+
+
+def read_lesson(md: Path) -> nbformat.NotebookNode:
+    """Read a MyST lesson into a notebook (jupytext)."""
+    return jupytext.read(md, fmt="md:myst")
+
+
+def repository_url(root: Path) -> str:
+    """The ``repository.url`` of ``_config.yml``: the one source of the Colab links."""
+    cfg = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    url = ((cfg.get("repository") or {}).get("url") or "").rstrip("/")
+    if not url:
+        raise ProjectError("_config.yml has no repository.url; set it to the book's GitHub URL.")
+    return url
+
+
+def colab_cell_source(root: Path) -> str:
+    """The exact source of every lesson's Colab setup cell, derived from ``repository.url``."""
+    url = repository_url(root)
+    return (
+        f"{COLAB_MARKER} (written by `dlbook check --fix`; installs the helpers only in Colab)\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "dlbook @ git+{url}.git"'
+    )
+
+
+def _code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def strip_cell_metadata(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop execution metadata (papermill, timing) from every cell, in place; return ``nb``."""
+    for cell in nb.cells:
+        for key in _DROP_CELL_META:
+            cell.metadata.pop(key, None)
+    for key in ("papermill", "widgets", "language_info"):
+        nb.metadata.pop(key, None)
+    return nb
+
+
+@dataclass
+class _Fix:
+    path: Path
+    text: str
+
+
+def check_project(root: Path, fix: bool = False) -> list[str]:
+    """Verify the lesson files; return one sentence per problem (empty list = all good).
+
+    Checks: every lesson in ``_toc.yml`` exists and every ``lessons/**.md`` is in the toc; each
+    ``.md`` has an ``.ipynb`` pair with identical cell types and sources; the first code cell is
+    tagged ``parameters`` and sets ``DEVICE``; the second code cell is the Colab setup cell for
+    ``repository.url``. With ``fix=True`` wrong Colab cells are rewritten (in both files).
+    """
+    problems: list[str] = []
+    in_toc = toc_lessons(root)
+    for f in toc_files(root):
+        if not (root / f"{f}.md").is_file() and not (root / f"{f}.ipynb").is_file():
+            problems.append(f"_toc.yml names {f}, but neither {f}.md nor {f}.ipynb exists.")
+    on_disk = all_lesson_sources(root)
+    for md in on_disk:
+        if md not in in_toc:
+            problems.append(f"{md.relative_to(root)} is not in _toc.yml.")
+    expected_colab = colab_cell_source(root)
+    for md in [m for m in in_toc if m.is_file()]:
+        rel = md.relative_to(root)
+        try:
+            nb = read_lesson(md)
+        except Exception as exc:  # noqa: BLE001 - report any parse failure in one line
+            problems.append(f"{rel} does not parse as a MyST notebook: {exc}.")
+            continue
+        code = _code_cells(nb)
+        if not code or "parameters" not in code[0].metadata.get("tags", []):
+            problems.append(f"{rel}: the first code cell is not tagged `parameters`.")
+        elif not re.search(r"^DEVICE\s*=", code[0].source, re.M):
+            problems.append(f"{rel}: the parameters cell does not set DEVICE.")
+        colab = code[1] if len(code) > 1 else None
+        if colab is None or not colab.source.startswith(COLAB_MARKER):
+            problems.append(f"{rel}: the second code cell is not the Colab setup cell.")
+        elif colab.source.strip() != expected_colab:
+            if fix:
+                _fix_colab(md, expected_colab)
+            else:
+                problems.append(
+                    f"{rel}: the Colab setup cell does not match repository.url "
+                    f"({repository_url(root)}); run `dlbook check --fix`."
+                )
+        if ".cuda()" in md.read_text(encoding="utf-8"):
+            problems.append(f"{rel} calls .cuda(); use dlbook_utils.get_device() and .to(device).")
+        ipynb = md.with_suffix(".ipynb")
+        if not ipynb.is_file():
+            problems.append(f"{rel} has no paired {ipynb.name}; run `dlbook build` then `dlbook golden`.")
+            continue
+        pair = nbformat.read(ipynb, as_version=4)
+        if _sources(read_lesson(md)) != _sources(pair):
+            problems.append(
+                f"{rel} and {ipynb.name} disagree on cell sources; rebuild the pair with "
+                "`dlbook build` and `dlbook golden`."
+            )
+    return problems
+
+
+def _fix_colab(md: Path, expected: str) -> None:
+    """Rewrite the Colab cell of ``md`` (and of its ``.ipynb`` pair, outputs kept)."""
+    text = md.read_text(encoding="utf-8")
+    pattern = re.compile(
+        r"(```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*\n?)" + re.escape(COLAB_MARKER) + r".*?(\n```)",
+        re.S,
+    )
+    new, n = pattern.subn(lambda m: m.group(1) + expected + m.group(2), text, count=1)
+    if n:
+        atomic_write_text(md, new)
+    ipynb = md.with_suffix(".ipynb")
+    if ipynb.is_file():
+        nb = nbformat.read(ipynb, as_version=4)
+        for cell in _code_cells(nb):
+            if cell.source.startswith(COLAB_MARKER):
+                cell.source = expected
+                break
+        atomic_write_text(ipynb, nbformat.writes(nb) + "\n")
+
+
+def write_golden(md: Path, executed: nbformat.NotebookNode) -> Path:
+    """Write the paired ``.ipynb`` of ``md``: its cells with the outputs of ``executed``.
+
+    ``executed`` is the papermill output of the same source (the injected-parameters cell, if
+    any, is skipped). Cell sources must match one to one, or nothing is written.
+
+    Raises:
+        ProjectError: the executed notebook does not come from the current source.
+    """
+    source = read_lesson(md)
+    runs = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if _sources(source) != _sources(nbformat.from_dict(dict(executed, cells=runs))):
+        raise ProjectError(
+            f"The executed copy of {md.name} comes from an older source; run `dlbook build` first."
+        )
+    golden = copy.deepcopy(source)
+    for cell, run in zip(golden.cells, runs):
+        if cell.cell_type == "code":
+            cell.outputs = run.get("outputs", [])
+            cell.execution_count = run.get("execution_count")
+    strip_cell_metadata(golden)
+    golden.metadata.pop("jupytext", None)
+    golden.metadata["jupytext"] = {"formats": "ipynb,md:myst"}
+    target = md.with_suffix(".ipynb")
+    text = json.dumps(golden, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    atomic_write_text(target, text)
+    return target

@@ -1,0 +1,269 @@
+"""Cached, parallel, atomic execution of lessons with papermill.
+
+Each lesson runs in a worker process (:mod:`.worker`) on a Jupyter kernel. An executed notebook
+is reused when the hash of everything that can change its output matches: the lesson source,
+the parameters, the kernel, the source of ``dlbook_utils`` (the helpers lessons import, not
+this build machinery) and the lock file. Results move into ``<build>/executed`` only on
+success; a failed run goes to ``<build>/failed`` and the last good notebook stays in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from dlbook_utils.build.project import atomic_write_text
+
+__all__ = ["Job", "Result", "cache_key", "run_jobs", "executed_path", "failed_path", "RUNNER_VERSION"]
+
+RUNNER_VERSION = "1"
+_PKG = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Job:
+    """One lesson to execute.
+
+    Attributes:
+        source: the lesson's ``.md`` (absolute path).
+        rel: its path relative to the project root, used for output paths and reports.
+        parameters: papermill parameters (NAME → value) overriding the parameters cell.
+        kernel: Jupyter kernel name (``dlbook-cpu`` or ``dlbook-cuda``).
+    """
+
+    source: Path
+    rel: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel: str = "dlbook-cpu"
+
+
+@dataclass
+class Result:
+    """What happened to one job; one row of the build report."""
+
+    lesson: str
+    status: str  # "ok" | "failed"
+    cache_hit: bool
+    wall_s: float | None
+    peak_rss_mb: float | None
+    device: str | None
+    kernel: str
+    parameters: dict[str, Any]
+    key: str
+    error: dict[str, Any] | None = None
+    stale_output: bool = False  # failed, but an older good notebook is kept and shown
+
+
+def _package_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(_PKG.rglob("*.py")):
+        if "build" in path.relative_to(_PKG).parts[:1]:
+            continue
+        h.update(str(path.relative_to(_PKG)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(root: Path, job: Job) -> str:
+    """Hash of everything that can change a lesson's executed output."""
+    h = hashlib.sha256()
+    h.update(f"runner={RUNNER_VERSION}\n".encode())
+    h.update(job.source.read_bytes())
+    h.update(json.dumps(job.parameters, sort_keys=True, default=str).encode())
+    h.update(job.kernel.encode())
+    h.update(_package_digest().encode())
+    lock = root / "requirements" / "lock.txt"
+    if lock.is_file():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def executed_path(build: Path, rel: str) -> Path:
+    return build / "executed" / Path(rel).with_suffix(".ipynb")
+
+
+def failed_path(build: Path, rel: str) -> Path:
+    return build / "failed" / Path(rel).with_suffix(".ipynb")
+
+
+def _meta_path(nb_path: Path) -> Path:
+    return nb_path.with_name(nb_path.name + ".json")
+
+
+def _cached(build: Path, job: Job, key: str) -> Result | None:
+    nb, meta = executed_path(build, job.rel), _meta_path(executed_path(build, job.rel))
+    if not (nb.is_file() and meta.is_file()):
+        return None
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("key") != key:
+        return None
+    data.update(cache_hit=True, status="ok", error=None, stale_output=False)
+    return Result(**{k: data.get(k) for k in Result.__dataclass_fields__})
+
+
+class _Pool:
+    """Tracks worker processes so Ctrl-C can stop them all and clean up."""
+
+    def __init__(self) -> None:
+        self.procs: set[subprocess.Popen[bytes]] = set()
+        self.lock = threading.Lock()
+        self.stopping = False
+
+    def kill_all(self) -> None:
+        self.stopping = True
+        with self.lock:
+            for p in list(self.procs):
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            deadline = time.monotonic() + 5
+            for p in list(self.procs):
+                try:
+                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+
+def _execute(
+    root: Path, build: Path, job: Job, key: str, threads: int, timeout: float | None, pool: _Pool
+) -> Result:
+    tmpdir = build / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=tmpdir))
+    out = work / "out.ipynb"
+    spec = {
+        "source": str(job.source),
+        "output": str(out),
+        "parameters": job.parameters,
+        "kernel": job.kernel,
+        "cwd": str(work),
+        "timeout": timeout,
+        "result": str(work / "result.json"),
+    }
+    (work / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+        DLBOOK_PROGRESS="0",
+        DLBOOK_ROOT=str(root),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+        PYTHONWARNINGS="ignore::DeprecationWarning",
+    )
+    try:
+        with pool.lock:
+            if pool.stopping:
+                raise KeyboardInterrupt
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dlbook_utils.build.worker", str(work / "spec.json")],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            pool.procs.add(proc)
+        _, stderr = proc.communicate()
+        with pool.lock:
+            pool.procs.discard(proc)
+        if pool.stopping:
+            raise KeyboardInterrupt
+        rfile = work / "result.json"
+        if rfile.is_file():
+            res = json.loads(rfile.read_text(encoding="utf-8"))
+        else:
+            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            res = {"status": "failed", "wall_s": None,
+                   "error": {"cell": None, "cell_first_line": "", "ename": "WorkerError",
+                             "evalue": tail[0][:500]}}
+        result = Result(
+            lesson=job.rel, status=res["status"], cache_hit=False, wall_s=res.get("wall_s"),
+            peak_rss_mb=res.get("peak_rss_mb"), device=res.get("device"), kernel=job.kernel,
+            parameters=job.parameters, key=key, error=res.get("error"),
+        )
+        if result.status == "ok" and out.is_file():
+            target = executed_path(build, job.rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(out, target)
+            atomic_write_text(_meta_path(target), json.dumps(asdict(result), indent=1))
+            failed_path(build, job.rel).unlink(missing_ok=True)
+        else:
+            result.status = "failed"
+            if out.is_file():
+                target = failed_path(build, job.rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(out, target)
+            result.stale_output = executed_path(build, job.rel).is_file()
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_jobs(
+    root: Path,
+    build: Path,
+    jobs: list[Job],
+    workers: int = 1,
+    use_cache: bool = True,
+    timeout: float | None = 600,
+    on_done: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Run ``jobs`` (cache first), ``workers`` at a time, torch threads split between them.
+
+    Returns one :class:`Result` per job, in the order of ``jobs``. Raises ``KeyboardInterrupt``
+    after stopping every worker and removing their temporary files when interrupted.
+    """
+    shutil.rmtree(build / "tmp", ignore_errors=True)  # leftovers of an interrupted build
+    results: dict[int, Result] = {}
+    todo: list[tuple[int, Job, str]] = []
+    for i, job in enumerate(jobs):
+        key = cache_key(root, job)
+        hit = _cached(build, job, key) if use_cache else None
+        if hit is not None:
+            results[i] = hit
+            if on_done:
+                on_done(hit)
+        else:
+            todo.append((i, job, key))
+    if todo:
+        workers = max(1, min(workers, len(todo)))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = _Pool()
+        ex = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = {
+                ex.submit(_execute, root, build, job, key, threads, timeout, pool): i
+                for i, job, key in todo
+            }
+            for fut in as_completed(futures):
+                res = fut.result()
+                results[futures[fut]] = res
+                if on_done:
+                    on_done(res)
+        except BaseException:
+            pool.kill_all()
+            ex.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(build / "tmp", ignore_errors=True)
+            raise
+        ex.shutdown(wait=True)
+        shutil.rmtree(build / "tmp", ignore_errors=True)
+    return [results[i] for i in range(len(jobs))]

@@ -1,0 +1,116 @@
+"""The HTML book built from the golden notebooks: complete, offline, and math renders in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from dlbook_utils.build.project import toc_files
+from install_browser import find_browser
+
+REMOTE = re.compile(r"""^(https?:)?//""", re.I)
+TAG = re.compile(r"<(script|link|img|iframe|source|embed)\b[^>]*>", re.I)
+URL_ATTR = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.I)
+CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])([^"')]+)""", re.I)
+
+
+@pytest.fixture(scope="module")
+def html(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build = tmp_path_factory.mktemp("book")
+    res = run_cli("build", "--from-golden", "--build-dir", str(build), cwd=root, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return build / "html"
+
+
+def _remote_assets(html_dir: Path) -> list[str]:
+    """Every remote script, stylesheet, font, image or frame the pages or CSS would load.
+
+    Plain ``<a href>`` links and ``<link rel="canonical|alternate">`` metadata load nothing.
+    """
+    found = []
+    for page in html_dir.rglob("*.html"):
+        for m in TAG.finditer(page.read_text(encoding="utf-8")):
+            tag, text = m.group(1).lower(), m.group(0)
+            url = URL_ATTR.search(text)
+            if not url or not REMOTE.match(url.group(1)):
+                continue
+            if tag == "link" and not re.search(r"rel=[\"'][^\"']*(stylesheet|preload|icon|modulepreload)", text, re.I):
+                continue
+            found.append(f"{page.relative_to(html_dir)}: {text[:160]}")
+    for css in html_dir.rglob("*.css"):
+        for url in CSS_URL.findall(css.read_text(encoding="utf-8", errors="replace")):
+            if REMOTE.match(url.strip()):
+                found.append(f"{css.relative_to(html_dir)}: url({url})")
+    return found
+
+
+def test_every_toc_page_is_built(root: Path, html: Path) -> None:
+    for doc in toc_files(root):
+        assert (html / f"{doc}.html").is_file(), doc
+
+
+def test_no_page_loads_a_remote_script_stylesheet_or_font(html: Path) -> None:
+    assert _remote_assets(html) == []
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_the_scanner_would_catch_remote_assets(tmp_path: Path) -> None:
+    """The offline test must be able to fail: a page with CDN assets is reported."""
+    (tmp_path / "a.html").write_text(
+        '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
+        '<link rel="stylesheet" href="//fonts.googleapis.com/css?family=Lato">'
+        '<script src="_static/local.js"></script>')
+    (tmp_path / "b.css").write_text("@font-face{src:url(https://fonts.gstatic.com/x.woff2)}")
+    assert len(_remote_assets(tmp_path)) == 3
+
+
+def test_lessons_show_checks_and_figures(root: Path, html: Path) -> None:
+    for doc in toc_files(root):
+        if doc.startswith("lessons/"):
+            page = (html / f"{doc}.html").read_text(encoding="utf-8")
+            assert "✓" in page, f"{doc} shows no executed check"
+            assert "Traceback" not in page or "raises-exception" in page or "Error" in page
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    path = find_browser()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing on CI: tests/install_browser.py should have installed it.")
+        pytest.skip("Chromium is not installed (run `python tests/install_browser.py` as root).")
+    return path
+
+
+def _dump_dom(browser: str, page: Path, tmp: Path) -> str:
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--allow-file-access-from-files", f"--user-data-dir={tmp}", "--virtual-time-budget=20000",
+           "--dump-dom", page.as_uri()]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.parametrize("doc", ["lessons/01_foundations/03_pandas_preprocessing", "lessons/01_foundations/04_autograd"])
+def test_math_is_rendered_in_chromium(browser: str, html: Path, doc: str, tmp_path: Path) -> None:
+    dom = _dump_dom(browser, html / f"{doc}.html", tmp_path / "profile")
+    assert "<mjx-container" in dom, f"MathJax did not typeset {doc}"
+    assert "math-error" not in dom.lower() and "merror" not in dom.lower()
+
+
+def test_a_screenshot_can_be_taken(browser: str, html: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shot.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'p'}", "--virtual-time-budget=10000", "--window-size=1200,900",
+           f"--screenshot={out}", (html / "lessons/01_foundations/02_tensors.html").as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120)
+    assert out.is_file() and out.stat().st_size > 10_000
+    shutil.copy(out, html.parent / "screenshot_02_tensors.png")

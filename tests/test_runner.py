@@ -1,0 +1,176 @@
+"""The runner on the mini fixture book: cache, parameters, failure isolation, atomicity, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import torch
+
+from conftest import run_cli
+from dlbook_utils.build import runner
+from dlbook_utils.build.runner import Job, cache_key
+
+OK = "lessons/01_part/01_ok"
+PARAMS = "lessons/01_part/02_params"
+
+
+def executed(project: Path, rel: str) -> Path:
+    return project / "_build" / "executed" / f"{rel}.ipynb"
+
+
+def stdout_of(nb_path: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def snapshot(project: Path) -> dict[str, tuple[int, bytes]]:
+    out = {}
+    for p in (project / "_build" / "executed").rglob("*"):
+        if p.is_file():
+            out[str(p)] = (p.stat().st_mtime_ns, p.read_bytes())
+    return out
+
+
+def test_build_executes_caches_and_reports(mini: Path) -> None:
+    first = run_cli("build", "--no-html", cwd=mini)
+    assert first.returncode == 0, first.stderr
+    out = stdout_of(executed(mini, OK))
+    assert "N = 3 device env = cpu" in out  # the dlbook-cpu kernel's environment
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert [r["status"] for r in report] == ["ok", "ok"]
+    assert [r["cache_hit"] for r in report] == [False, False]
+    assert all(0 < r["peak_rss_mb"] < 2560 and r["wall_s"] > 0 for r in report)
+    assert {r["device"] for r in report} == {"cpu"}
+    # the report cell the runner appends never reaches the notebook
+    assert "DLBOOK_REPORT" not in executed(mini, OK).read_text()
+
+    before = snapshot(mini)
+    second = run_cli("build", "--no-html", cwd=mini)
+    assert second.returncode == 0
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert [r["cache_hit"] for r in report] == [True, True]
+    assert snapshot(mini) == before  # a no-op rebuild writes no notebook
+
+
+def test_parameters_are_injected_and_change_the_key(mini: Path) -> None:
+    assert run_cli("build", "--no-html", cwd=mini).returncode == 0
+    res = run_cli("build", "--no-html", "-p", "N", "7", cwd=mini)
+    assert res.returncode == 0, res.stderr
+    assert "N = 7" in stdout_of(executed(mini, OK))
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert report[0]["parameters"] == {"N": 7} and report[0]["cache_hit"] is False
+
+
+def test_cache_key_covers_source_parameters_kernel_helpers_and_lock(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = mini / f"{OK}.md"
+    job = Job(source=src, rel=f"{OK}.md")
+    base = cache_key(mini, job)
+    assert cache_key(mini, job) == base
+    assert cache_key(mini, Job(source=src, rel=job.rel, parameters={"N": 4})) != base
+    assert cache_key(mini, Job(source=src, rel=job.rel, kernel="dlbook-cuda")) != base
+    (mini / "requirements").mkdir()
+    (mini / "requirements" / "lock.txt").write_text("torch==2.14.1\n")
+    with_lock = cache_key(mini, job)
+    assert with_lock != base
+    monkeypatch.setattr(runner, "_package_digest", lambda: "changed helpers")
+    assert cache_key(mini, job) != with_lock
+    monkeypatch.undo()
+    src.write_text(src.read_text() + "\n<!-- edit -->\n")
+    assert cache_key(mini, job) != with_lock
+
+
+def test_failing_lesson_is_isolated_named_and_keeps_last_good(mini: Path) -> None:
+    assert run_cli("build", "--no-html", cwd=mini).returncode == 0
+    good = executed(mini, PARAMS).read_bytes()
+    res = run_cli("build", "-p", "FAIL", "true", cwd=mini)
+    assert res.returncode == 1
+    assert f"Lesson {PARAMS}.md failed in cell 4 (`if FAIL:`): RuntimeError: asked to fail." in res.stderr
+    assert executed(mini, PARAMS).read_bytes() == good  # the last good output is kept
+    assert (mini / "_build" / "failed" / f"{PARAMS}.ipynb").is_file()
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert [r["status"] for r in report] == ["ok", "failed"]  # the other lesson still ran
+    assert report[1]["error"]["cell"] == 4 and report[1]["stale_output"] is True
+    # ... and the book was still built, showing the last good run
+    assert (mini / "_build" / "html" / "index.html").is_file()
+    page = (mini / "_build" / "html" / "lessons" / "01_part" / "02_params.html").read_text()
+    assert "done" in page and "RuntimeError" not in page
+
+
+def test_raises_exception_tag_is_not_a_failure(mini: Path) -> None:
+    res = run_cli("run", "01_ok", cwd=mini)
+    assert res.returncode == 0, res.stderr
+    nb = nbformat.read(executed(mini, OK), as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert [e["ename"] for e in errors] == ["ZeroDivisionError"]
+    assert all(c.cell_type != "markdown" or "An Exception was encountered" not in c.source for c in nb.cells)
+
+
+def test_threads_are_split_between_workers(mini: Path) -> None:
+    res = run_cli("build", "--no-html", "-j", "2", cwd=mini)
+    assert res.returncode == 0, res.stderr
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert f"threads: {expected}" in stdout_of(executed(mini, PARAMS))
+
+
+def test_interrupt_leaves_no_half_written_file(mini: Path) -> None:
+    assert run_cli("build", "--no-html", cwd=mini).returncode == 0
+    before = snapshot(mini)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlbook_utils.build.cli", "build", "--no-html", "-j", "1",
+         "-p", "SLEEP", "60"], cwd=mini, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tmp = mini / "_build" / "tmp"
+    deadline = time.monotonic() + 60
+    kernel_seen = False
+    while time.monotonic() < deadline and not kernel_seen:
+        time.sleep(0.5)
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        kernel_seen = any("ipykernel_launcher" in " ".join(k.cmdline()) for k in kids if k.is_running())
+    assert kernel_seen, "the kernel never started"
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert not tmp.exists()
+    assert snapshot(mini) == before
+    assert not list((mini / "_build").rglob("*.tmp"))
+    _, alive = psutil.wait_procs(kids, timeout=10)
+    assert not alive, f"processes left running: {[p.cmdline() for p in alive]}"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_request_without_gpu_stops_before_executing(mini: Path) -> None:
+    res = run_cli("build", "--device", "cuda", cwd=mini)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no usable CUDA GPU" in lines[0]
+    assert not (mini / "_build" / "executed").exists()
+
+
+def test_unknown_lesson_lists_the_known_ones(mini: Path) -> None:
+    res = run_cli("run", "99_nope", cwd=mini)
+    assert res.returncode == 2
+    assert "'99_nope' is not a lesson; lessons in _toc.yml: 01_ok, 02_params." in res.stderr
+
+
+def test_html_build_renders_report_page(mini: Path) -> None:
+    res = run_cli("build", cwd=mini)
+    assert res.returncode == 0, res.stdout + res.stderr
+    html = mini / "_build" / "html"
+    assert (html / "index.html").is_file()
+    page = (html / "book" / "build_report.html").read_text()
+    assert "01_ok" in page and "02_params" in page and "peak RSS" in page
+    assert "dlbook:report" not in (mini / "_build" / "stage" / "book" / "build_report.md").read_text()
+    # the source tree is never modified by a build
+    assert "<!-- dlbook:report -->" in (mini / "book" / "build_report.md").read_text()
+    assert not list((mini / "lessons").rglob("*.ipynb"))
