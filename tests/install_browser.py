@@ -1,4 +1,4 @@
-"""Install headless Chromium (Debian's `chromium` package) for the browser tests, if missing.
+"""Install headless Chromium and a CJK font (Debian packages) for the browser tests, if missing.
 
 Run by `make test`. As root it uses apt-get; otherwise `sudo -n apt-get`; when neither works
 it says what to do and the browser tests are skipped (they fail instead under CI=true).
@@ -23,8 +23,18 @@ def find_browser() -> str | None:
     return None
 
 
+def _has_cjk_font() -> bool:
+    """True when fontconfig knows a Chinese font (the book's terms are shown in Chinese)."""
+    if not shutil.which("fc-list"):
+        return False
+    out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+    return bool(out.strip())
+
+
 def main() -> int:
-    if find_browser():
+    wanted = ([] if find_browser() else ["chromium", "fonts-dejavu-core"]) + (
+        [] if _has_cjk_font() else ["fonts-noto-cjk"])
+    if not wanted:
         return 0
     if not shutil.which("apt-get"):
         print("Browser tests need Chromium; this system has no apt-get: install chromium and "
@@ -40,10 +50,9 @@ def main() -> int:
                   "(they are skipped until then).")
             return 0
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    print("Installing Debian's chromium for the browser tests (once)…", flush=True)
+    print(f"Installing {' '.join(wanted)} for the browser tests (once)…", flush=True)
     for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
-                 "fonts-dejavu-core"]):
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *wanted]):
         proc = subprocess.run(prefix + cmd, env=env, stdout=subprocess.DEVNULL)
         if proc.returncode != 0:
             print(f"`{' '.join(cmd)}` failed (exit {proc.returncode}); the browser tests will "
