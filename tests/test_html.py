@@ -102,7 +102,8 @@ def _dump_dom(browser: str, page: Path, tmp: Path) -> str:
 def test_math_is_rendered_in_chromium(browser: str, html: Path, doc: str, tmp_path: Path) -> None:
     dom = _dump_dom(browser, html / f"{doc}.html", tmp_path / "profile")
     assert "<mjx-container" in dom, f"MathJax did not typeset {doc}"
-    assert "math-error" not in dom.lower() and "merror" not in dom.lower()
+    assert "<mjx-merror" not in dom, f"MathJax reported a TeX error on {doc}"
+    assert "$$" not in dom.split("<body", 1)[-1].split("<script", 1)[0], "raw TeX left on the page"
 
 
 def test_a_screenshot_can_be_taken(browser: str, html: Path, tmp_path: Path) -> None:

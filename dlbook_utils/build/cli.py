@@ -1,4 +1,4 @@
-"""The ``dlbook`` command: build, run, golden, check, kernels, bench.
+"""The ``dlbook`` command: build, run, golden, check, kernels, data, bench.
 
 Run ``dlbook --help`` (or ``dlbook COMMAND --help``) for the options.
 """
@@ -271,6 +271,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    """Write the offline data sets (``prepare``) or download a real one when online (``fetch``)."""
+    root = find_root()
+    script = root / "data_scripts" / f"{args.action}.py"
+    return subprocess.run([sys.executable, str(script), *args.names, "--root", str(root / "data")],
+                          cwd=root).returncode
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dlbook", description="Build, run and check the dlbook lessons.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -312,6 +320,12 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kernels", help="install or list the dlbook-cpu and dlbook-cuda kernels")
     k.add_argument("action", choices=("install", "list"))
     k.set_defaults(func=cmd_kernels)
+
+    d = sub.add_parser("data", help="prepare the offline data sets, or fetch a real one when online")
+    d.add_argument("action", choices=("prepare", "fetch"))
+    d.add_argument("names", nargs="*", help="prepare: set names or all (default); fetch: cifar10, "
+                   "fashion_mnist or flower_photos")
+    d.set_defaults(func=cmd_data)
 
     be = sub.add_parser("bench", help="cold and no-op build times, per-lesson time and memory")
     be.add_argument("-j", "--jobs", type=int, default=2)

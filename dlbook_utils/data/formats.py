@@ -1,0 +1,618 @@
+"""On-disk formats: box annotations (VOC XML, COCO JSON, YOLO txt, labelme JSON), VOC masks,
+and ``prepare``, which writes the synthetic sets to ``data/<name>/`` in those formats.
+
+Inside the book a target is torchvision's detection dict: ``"boxes"`` Tensor[M, 4] float32
+``(x1, y1, x2, y2)`` in pixel-edge coordinates and ``"labels"`` Tensor[M] int64 in ``1..K``
+(0 = background), label ``k`` named ``classes[k - 1]``. Each writer converts to its format's
+own conventions and each reader converts back, so write → read gives the same tensors.
+Image sizes are ``(height, width)``. Explained in Part 7, "Annotation formats".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.ops import box_convert
+from tqdm.auto import tqdm
+
+from dlbook_utils.data import synthetic as syn
+from dlbook_utils.data.real import _ensure_dir, _replace_dir
+from dlbook_utils.data.synthetic import SHAPES
+
+__all__ = [
+    "PREPARABLE",
+    "voc_palette",
+    "write_mask_png",
+    "read_mask_png",
+    "write_voc_xml",
+    "read_voc_xml",
+    "write_coco_json",
+    "read_coco_json",
+    "write_yolo_txt",
+    "read_yolo_txt",
+    "write_labelme_json",
+    "read_labelme_json",
+    "prepare",
+]
+
+Target = dict[str, torch.Tensor]
+Pair = tuple[int, int]
+
+
+def _arrays(target: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    boxes = torch.as_tensor(target["boxes"]).detach().cpu().to(torch.float64).reshape(-1, 4).numpy()
+    labels = torch.as_tensor(target["labels"]).detach().cpu().to(torch.int64).reshape(-1).numpy()
+    if len(boxes) != len(labels):
+        raise ValueError(f"target has {len(boxes)} boxes but {len(labels)} labels.")
+    return boxes, labels
+
+
+def _target(boxes: Sequence[Sequence[float]], labels: Sequence[int]) -> Target:
+    return {
+        "boxes": torch.from_numpy(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)).float(),
+        "labels": torch.from_numpy(np.asarray(labels, dtype=np.int64).reshape(-1)),
+    }
+
+
+def _num(v: float) -> str:
+    """Shortest text that reads back as the same float ("12" for 12.0)."""
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _name(label: int, classes: Sequence[str]) -> str:
+    if not 1 <= label <= len(classes):
+        raise ValueError(
+            f"label {label} has no class name: labels run from 1 to {len(classes)} "
+            f"({', '.join(classes)})."
+        )
+    return classes[label - 1]
+
+
+def _label(name: str, classes: Sequence[str], path: Path) -> int:
+    if name not in classes:
+        raise ValueError(
+            f"{path} names the class {name!r}, which is not among {', '.join(classes)}; "
+            "pass its class names as classes=."
+        )
+    return list(classes).index(name) + 1
+
+
+def _write_text(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def voc_palette(num_colors: int = 256) -> list[int]:
+    """Pascal VOC's colour map: 0 black, 1 (128, 0, 0), 2 (0, 128, 0), …, 255 (224, 224, 192).
+
+    Explained in Part 8, "Segmentation metrics". Class ``i``'s colour spreads the bits of ``i``
+    over the high bits of R, G and B (the VOC devkit's ``labelcolormap``).
+
+    Returns:
+        A flat list ``[r0, g0, b0, r1, …]`` of ``3 * num_colors`` ints, for ``Image.putpalette``.
+    """
+    palette = []
+    for i in range(num_colors):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def write_mask_png(path: str | Path, mask: np.ndarray | torch.Tensor) -> Path:
+    """Save a class mask as a palette ("P" mode) PNG with VOC's colours, as VOC ships them.
+
+    Explained in Part 8, "Segmentation metrics" (VOC mask conventions).
+
+    Args:
+        path: file to write (parents are created).
+        mask: (H, W) integers in 0..255 (0 background, 255 ignore).
+
+    Returns:
+        ``path`` as a ``Path``. The PNG stores the class indices; the palette only colours them.
+    """
+    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    if arr.ndim != 2 or arr.min(initial=0) < 0 or arr.max(initial=0) > 255:
+        raise ValueError(f"mask must be (H, W) with values in 0..255, got shape {arr.shape}.")
+    img = Image.fromarray(arr.astype(np.uint8), mode="L")
+    img.putpalette(voc_palette())  # turns the "L" image into a "P" image
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def read_mask_png(path: str | Path) -> np.ndarray:
+    """Read a class mask written by ``write_mask_png`` (or VOC's ``SegmentationClass``).
+
+    Returns:
+        ndarray (H, W) uint8 of class indices (not colours).
+
+    Raises:
+        ValueError: the PNG is not a palette or grey image (an RGB rendering has lost the indices).
+    """
+    with Image.open(path) as img:
+        if img.mode not in ("P", "L"):
+            raise ValueError(
+                f"{path} is a {img.mode!r} image; a class mask must be 'P' (palette) or 'L'."
+            )
+        return np.array(img, dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------- Pascal VOC
+
+
+def write_voc_xml(
+    path: str | Path,
+    target: dict[str, Any],
+    image_size: tuple[int, int],
+    *,
+    filename: str,
+    classes: Sequence[str] = SHAPES,
+) -> Path:
+    """Write one image's boxes as a Pascal VOC XML annotation (Part 7, "Annotation formats").
+
+    VOC counts pixels from 1 and its boxes include both end pixels, so the box covering pixel
+    columns ``x1 .. x2 - 1`` (0-based) is written ``xmin = x1 + 1``, ``xmax = x2``.
+
+    Args:
+        path: the .xml file.
+        target: ``{"boxes": [M, 4] xyxy, "labels": [M] in 1..K}``.
+        image_size: ``(height, width)``.
+        filename: the image's file name, stored in ``<filename>``.
+        classes: class names; label ``k`` is ``classes[k - 1]``.
+    """
+    boxes, labels = _arrays(target)
+    ann = ET.Element("annotation")
+    ET.SubElement(ann, "folder").text = "images"
+    ET.SubElement(ann, "filename").text = filename
+    ET.SubElement(ET.SubElement(ann, "source"), "database").text = "dlbook synthetic shapes"
+    size = ET.SubElement(ann, "size")
+    for tag, value in (("width", image_size[1]), ("height", image_size[0]), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(int(value))
+    ET.SubElement(ann, "segmented").text = "0"
+    for (x1, y1, x2, y2), label in zip(boxes, labels):
+        obj = ET.SubElement(ann, "object")
+        ET.SubElement(obj, "name").text = _name(int(label), classes)
+        for tag, text in (("pose", "Unspecified"), ("truncated", "0"), ("difficult", "0")):
+            ET.SubElement(obj, tag).text = text
+        bb = ET.SubElement(obj, "bndbox")
+        for tag, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", x2), ("ymax", y2)):
+            ET.SubElement(bb, tag).text = _num(value)
+    ET.indent(ann)
+    return _write_text(path, ET.tostring(ann, encoding="unicode") + "\n")
+
+
+def read_voc_xml(
+    path: str | Path, classes: Sequence[str] = SHAPES
+) -> tuple[Target, dict[str, Any]]:
+    """Read a Pascal VOC XML annotation (the inverse of ``write_voc_xml``).
+
+    Returns:
+        ``(target, meta)``: ``target`` as in the module docstring (``xmin - 1``, ``ymin - 1``,
+        ``xmax``, ``ymax``); ``meta`` with ``"filename"``, ``"height"``, ``"width"`` and
+        ``"difficult"`` (list of bools, one per box).
+
+    Raises:
+        ValueError: a class name not in ``classes``.
+    """
+    path = Path(path)
+    root = ET.parse(path).getroot()
+    boxes, labels, difficult = [], [], []
+    for obj in root.iter("object"):
+        labels.append(_label(obj.findtext("name", "").strip(), classes, path))
+        bb = obj.find("bndbox")
+        x1, y1, x2, y2 = (float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append([x1 - 1, y1 - 1, x2, y2])
+        difficult.append(obj.findtext("difficult", "0").strip() == "1")
+    meta = {
+        "filename": root.findtext("filename"),
+        "height": int(root.findtext("size/height")),
+        "width": int(root.findtext("size/width")),
+        "difficult": difficult,
+    }
+    return _target(boxes, labels), meta
+
+
+# ----------------------------------------------------------------------------- COCO
+
+
+def write_coco_json(
+    path: str | Path,
+    targets: Sequence[dict[str, Any]],
+    file_names: Sequence[str],
+    image_size: tuple[int, int] | Sequence[tuple[int, int]],
+    classes: Sequence[str] = SHAPES,
+) -> Path:
+    """Write a set's boxes as one COCO "instances" JSON file (Part 7, "Annotation formats").
+
+    The file loads with ``pycocotools.coco.COCO`` (Part 7, "NMS and metrics": COCO mAP).
+
+    COCO boxes are ``[x, y, width, height]``; image ids run from 1; ``category_id`` is the
+    label itself (COCO's ids also start at 1); ``area`` is the box area (no polygons are
+    written); ``iscrowd`` is 0.
+
+    Args:
+        path: the .json file.
+        targets: one target per image.
+        file_names: one file name per image (relative to the image folder).
+        image_size: ``(height, width)`` of every image, or a list with one per image.
+        classes: class names; category ``k`` is ``classes[k - 1]``.
+    """
+    if len(targets) != len(file_names):
+        raise ValueError(f"{len(targets)} targets but {len(file_names)} file names.")
+    sizes = [tuple(image_size)] * len(targets) if np.ndim(image_size) == 1 else list(image_size)
+    images, annotations = [], []
+    for i, (target, name, (h, w)) in enumerate(zip(targets, file_names, sizes), start=1):
+        images.append({"id": i, "file_name": name, "height": int(h), "width": int(w)})
+        boxes, labels = _arrays(target)
+        for (x1, y1, x2, y2), label in zip(boxes, labels):
+            _name(int(label), classes)
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": i, "category_id": int(label),
+                "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                "area": float((x2 - x1) * (y2 - y1)), "iscrowd": 0,
+            })
+    coco = {
+        "info": {"description": "dlbook synthetic shapes"},
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": k, "name": c, "supercategory": "shape"} for k, c in enumerate(classes, 1)
+        ],
+    }
+    return _write_text(path, json.dumps(coco, indent=1) + "\n")
+
+
+def read_coco_json(path: str | Path) -> tuple[list[Target], list[dict[str, Any]], list[str]]:
+    """Read a COCO instances JSON file (the inverse of ``write_coco_json``).
+
+    Returns:
+        ``(targets, images, classes)``: one target per entry of ``images`` (in file order;
+        labels are the ``category_id`` values, boxes ``[x, y, x + w, y + h]``), the ``images``
+        entries themselves (``id``, ``file_name``, ``height``, ``width``) and the category
+        names ordered by id.
+    """
+    coco = json.loads(Path(path).read_text(encoding="utf-8"))
+    per_image: dict[int, tuple[list, list]] = {img["id"]: ([], []) for img in coco["images"]}
+    for ann in coco["annotations"]:
+        x, y, w, h = ann["bbox"]
+        per_image[ann["image_id"]][0].append([x, y, x + w, y + h])
+        per_image[ann["image_id"]][1].append(ann["category_id"])
+    targets = [_target(*per_image[img["id"]]) for img in coco["images"]]
+    classes = [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
+    return targets, list(coco["images"]), classes
+
+
+# ----------------------------------------------------------------------------- YOLO
+
+
+def write_yolo_txt(path: str | Path, target: dict[str, Any], image_size: tuple[int, int]) -> Path:
+    """Write one image's boxes as a YOLO text file (Part 7, "Annotation formats" and "YOLO").
+
+    One line per box: ``class cx cy w h``, the class 0-based (``label - 1``), centre and size
+    divided by the image width (x) and height (y), so all four lie in [0, 1]. Example: box
+    (8, 16, 24, 48), label 2, in a 64×64 image → ``1 0.25 0.5 0.25 0.5``.
+
+    Args:
+        path: the .txt file (an image without objects gets an empty file).
+        target: ``{"boxes": [M, 4] xyxy, "labels": [M] in 1..K}``.
+        image_size: ``(height, width)``.
+    """
+    boxes, labels = _arrays(target)
+    h, w = image_size
+    scale = np.array([w, h, w, h], dtype=np.float64)
+    cxcywh = box_convert(torch.from_numpy(boxes), "xyxy", "cxcywh").numpy() / scale
+    lines = [
+        f"{int(label) - 1} " + " ".join(repr(float(v)) for v in row)
+        for row, label in zip(cxcywh, labels)
+    ]
+    return _write_text(path, "".join(line + "\n" for line in lines))
+
+
+def read_yolo_txt(path: str | Path, image_size: tuple[int, int]) -> Target:
+    """Read a YOLO text file (the inverse of ``write_yolo_txt``); labels become 1-based again."""
+    h, w = image_size
+    text = Path(path).read_text(encoding="utf-8")
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    if any(len(r) != 5 for r in rows):
+        raise ValueError(f"{path}: every YOLO line must be 'class cx cy w h'.")
+    values = np.array([[float(v) for v in r[1:]] for r in rows], dtype=np.float64).reshape(-1, 4)
+    scale = np.array([w, h, w, h], dtype=np.float64)
+    xyxy = box_convert(torch.from_numpy(values * scale), "cxcywh", "xyxy")
+    return _target(xyxy.numpy(), [int(r[0]) + 1 for r in rows])
+
+
+# ----------------------------------------------------------------------------- labelme
+
+
+def write_labelme_json(
+    path: str | Path,
+    target: dict[str, Any],
+    image_size: tuple[int, int],
+    *,
+    image_path: str,
+    classes: Sequence[str] = SHAPES,
+) -> Path:
+    """Write one image's boxes as a labelme JSON file (Part 7, "Annotation formats").
+
+    Boxes become ``rectangle`` shapes, as labelme draws them.
+
+    Args:
+        path: the .json file.
+        target: ``{"boxes": [M, 4] xyxy, "labels": [M] in 1..K}``.
+        image_size: ``(height, width)``.
+        image_path: the image, relative to the JSON file (labelme opens it from there).
+        classes: class names; label ``k`` is ``classes[k - 1]``.
+    """
+    boxes, labels = _arrays(target)
+    doc = {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": [
+            {
+                "label": _name(int(label), classes),
+                "points": [[float(x1), float(y1)], [float(x2), float(y2)]],
+                "group_id": None, "description": "", "shape_type": "rectangle",
+                "flags": {}, "mask": None,
+            }
+            for (x1, y1, x2, y2), label in zip(boxes, labels)
+        ],
+        "imagePath": image_path,
+        "imageData": None,
+        "imageHeight": int(image_size[0]),
+        "imageWidth": int(image_size[1]),
+    }
+    return _write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def read_labelme_json(
+    path: str | Path, classes: Sequence[str] = SHAPES
+) -> tuple[Target, dict[str, Any]]:
+    """Read boxes from a labelme JSON file (the inverse of ``write_labelme_json``).
+
+    A ``rectangle`` gives the box spanned by its two corners (in either order); a ``polygon``
+    (as EISeg and labelme draw them) gives its points' bounding box.
+
+    Returns:
+        ``(target, meta)`` with ``meta`` holding ``"imagePath"``, ``"height"``, ``"width"``.
+
+    Raises:
+        ValueError: another ``shape_type`` (circle, line, point, …) or an unknown class name.
+    """
+    path = Path(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    boxes, labels = [], []
+    for shape in doc["shapes"]:
+        if shape.get("shape_type", "polygon") not in ("rectangle", "polygon"):
+            raise ValueError(
+                f"{path}: shape_type {shape['shape_type']!r} has no box; "
+                "use rectangle or polygon."
+            )
+        pts = np.asarray(shape["points"], dtype=np.float64)
+        boxes.append([*pts.min(axis=0), *pts.max(axis=0)])
+        labels.append(_label(shape["label"], classes, path))
+    meta = {
+        "imagePath": doc.get("imagePath"),
+        "height": doc.get("imageHeight"),
+        "width": doc.get("imageWidth"),
+    }
+    return _target(boxes, labels), meta
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+def _save_png(path: Path, image: torch.Tensor) -> None:
+    """Tensor[3, H, W] float in [0, 1] (multiples of 1/255) → RGB PNG."""
+    arr = (image.permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
+    Image.fromarray(arr).save(path)
+
+
+def _dirs(*paths: Path) -> None:
+    for p in paths:
+        p.mkdir(parents=True, exist_ok=True)
+
+
+def _write_classification(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    for split, seed, count in zip(("train", "val"), seeds, counts):
+        images, labels = syn.shapes_classification(count, size, seed)
+        _dirs(*(out / split / c for c in SHAPES))
+        for i, (img, label) in enumerate(zip(images, labels)):
+            _save_png(out / split / SHAPES[int(label)] / f"{i:05d}.png", img)
+            bar.update()
+
+
+def _write_detection(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    names = "".join(f"  {k}: {c}\n" for k, c in enumerate(SHAPES))
+    _write_text(out / "classes.txt", "".join(c + "\n" for c in SHAPES))
+    _write_text(out / "data.yaml", "# ultralytics YOLO: labels/ sits next to images/\n"
+                "train: train/images\nval: val/images\nnames:\n" + names)
+    for split, seed, count in zip(("train", "val"), seeds, counts):
+        images, targets = syn.shapes_detection(count, size, 3, seed)
+        d = out / split
+        _dirs(d / "images", d / "labels", d / "voc", d / "labelme")
+        files = [f"{i:05d}.png" for i in range(count)]
+        for img, target, file in zip(images, targets, files):
+            stem = file[:-4]
+            _save_png(d / "images" / file, img)
+            write_yolo_txt(d / "labels" / f"{stem}.txt", target, (size, size))
+            write_voc_xml(d / "voc" / f"{stem}.xml", target, (size, size), filename=file)
+            write_labelme_json(d / "labelme" / f"{stem}.json", target, (size, size),
+                               image_path=f"../images/{file}")
+            bar.update()
+        write_coco_json(d / "coco.json", targets, files, (size, size))
+
+
+def _write_segmentation(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    _write_text(out / "classes.txt", "".join(c + "\n" for c in ("background",) + SHAPES))
+    for split, seed, count in zip(("train", "val"), seeds, counts):
+        images, masks = syn.shapes_segmentation(count, size, 3, seed)
+        _dirs(out / split / "images", out / split / "masks")
+        for i, (img, mask) in enumerate(zip(images, masks)):
+            _save_png(out / split / "images" / f"{i:05d}.png", img)
+            write_mask_png(out / split / "masks" / f"{i:05d}.png", mask)
+            bar.update()
+
+
+def _write_captions(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    for split, seed, count in zip(("train", "val"), seeds, counts):
+        images, captions, attributes = syn.captioned_shapes(count, size, seed)
+        _dirs(out / split / "images")
+        lines = []
+        for i, (img, caption, attrs) in enumerate(zip(images, captions, attributes)):
+            _save_png(out / split / "images" / f"{i:05d}.png", img)
+            lines.append(json.dumps({"file": f"images/{i:05d}.png", "caption": caption, **attrs}))
+            bar.update()
+        _write_text(out / split / "captions.jsonl", "".join(line + "\n" for line in lines))
+
+
+def _write_defects(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    for split, seed, count, fraction in zip(("train", "test"), seeds, counts, (0.0, 0.5)):
+        images, labels, masks = syn.texture_defects(count, size, seed, defect_fraction=fraction)
+        _dirs(out / split / "images", out / split / "masks")
+        rows = ["file,label"]
+        for i, (img, label, mask) in enumerate(zip(images, labels, masks)):
+            _save_png(out / split / "images" / f"{i:05d}.png", img)
+            Image.fromarray(mask.numpy() * 255).save(out / split / "masks" / f"{i:05d}.png")
+            rows.append(f"images/{i:05d}.png,{int(label)}")
+            bar.update()
+        _write_text(out / split / "labels.csv", "\n".join(rows) + "\n")
+
+
+def _write_house(out: Path, seeds: Pair, size: int, counts: Pair, bar: tqdm) -> None:
+    syn.house_csv(out / "house_tiny.csv")
+    bar.update()
+
+
+_Writer = Callable[[Path, Pair, int, Pair, tqdm], None]
+# name: (writer, image size, (train, val/test) counts, layout written to the manifest)
+_SETS: dict[str, tuple[_Writer, int, tuple[int, int], str]] = {
+    "shapes_classification": (_write_classification, 32, (2000, 500),
+                              "{train,val}/<shape>/NNNNN.png (torchvision ImageFolder)"),
+    "shapes_detection": (_write_detection, 64, (1000, 200),
+                         "{train,val}/images/NNNNN.png; labels/NNNNN.txt (YOLO); "
+                         "voc/NNNNN.xml (VOC); labelme/NNNNN.json; coco.json (COCO); "
+                         "classes.txt; data.yaml (ultralytics)"),
+    "shapes_segmentation": (_write_segmentation, 64, (1000, 200),
+                            "{train,val}/images/NNNNN.png; masks/NNNNN.png (P mode, VOC palette, "
+                            "0 background, 1..4 shapes, 255 ignore); classes.txt"),
+    "captioned_shapes": (_write_captions, 64, (2000, 500),
+                         "{train,val}/images/NNNNN.png; "
+                         "captions.jsonl (file, caption, attributes)"),
+    "texture_defects": (_write_defects, 64, (400, 200),
+                        "train/ (normal only), test/ (half defective): images/NNNNN.png; "
+                        "masks/NNNNN.png (L mode, 255 = defect); labels.csv (file,label)"),
+    "house_tiny": (_write_house, 0, (1, 0), "house_tiny.csv (the notes' 4-row house-price CSV)"),
+}
+PREPARABLE: tuple[str, ...] = tuple(_SETS)
+
+
+def _resolve(names: str | Sequence[str] | None) -> list[str]:
+    names = ["all"] if names is None else [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in _SETS and n != "all"]
+    if unknown or not names:
+        raise ValueError(f"Unknown data set(s) {unknown or names!r} to prepare; choose from "
+                         f"{', '.join(PREPARABLE)}, or all.")
+    return list(PREPARABLE) if "all" in names else list(dict.fromkeys(names))
+
+
+def _manifest_matches(folder: Path, manifest: dict[str, Any]) -> bool:
+    try:
+        found = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    keys = ("name", "generator_version", "seed", "size", "counts")
+    return all(found.get(k) == manifest[k] for k in keys)
+
+
+def prepare(
+    names: str | Sequence[str] | None = None,
+    root: str | Path = "data",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write synthetic data sets to ``root/<name>/`` in their on-disk formats.
+
+    Explained in the book's setup page ("Offline data"); ``python data_scripts/prepare.py``
+    and ``dlbook data prepare`` call it. Each set is written to a temporary folder in ``root``
+    and renamed into place when complete (an error leaves no half-written set), and ends with a
+    ``manifest.json`` (generator version, seed, size, counts, layout). A set whose manifest
+    matches is skipped, so a second run writes nothing. The train split uses seed ``2 * seed``,
+    the val/test split ``2 * seed + 1``.
+
+    Args:
+        names: one or more of ``PREPARABLE`` (shapes_classification, shapes_detection,
+            shapes_segmentation, captioned_shapes, texture_defects, house_tiny), or ``"all"``
+            / ``None`` for all of them.
+        root: data folder.
+        n: training images per set (default: 2000 classification and captions, 1000
+            detection and segmentation, 400 defects); the val/test split gets ``n // 4``
+            (at least 1).
+        seed: base seed.
+        progress: show a tqdm bar per set.
+
+    Returns:
+        ``{name: folder}`` for every requested set.
+
+    Raises:
+        ValueError: unknown names (the message lists the known ones) or ``n`` < 1.
+        PermissionError / FileNotFoundError: ``root`` cannot be created or written.
+    """
+    chosen = _resolve(names)
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    root = _ensure_dir(Path(root))
+    done: dict[str, Path] = {}
+    for name in chosen:
+        writer, size, counts, layout = _SETS[name]
+        if n is not None and name != "house_tiny":
+            counts = (n, max(1, n // 4))
+        splits = ("train", "test") if name == "texture_defects" else ("train", "val")
+        manifest = {
+            "name": name, "generator_version": syn.GENERATOR_VERSION, "seed": seed, "size": size,
+            "counts": dict(zip(splits, counts)) if name != "house_tiny" else {"rows": 4},
+            "made_by": "dlbook_utils.data.prepare", "layout": layout,
+        }
+        final = root / name
+        done[name] = final
+        if _manifest_matches(final, manifest):
+            print(f"{name}: up to date in {final}")
+            continue
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+        try:
+            with tqdm(total=sum(counts), desc=name, unit="img", disable=not progress) as bar:
+                writer(tmp, (2 * seed, 2 * seed + 1), size, counts, bar)
+            _write_text(tmp / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+            try:
+                _replace_dir(tmp, final)
+            except OSError:
+                if not _manifest_matches(final, manifest):  # not a concurrent run that won
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        what = "file" if name == "house_tiny" else "images"
+        print(f"{name}: wrote {sum(counts)} {what} to {final}")
+    return done
