@@ -175,3 +175,14 @@ def test_html_build_renders_report_page(mini: Path) -> None:
     # the source tree is never modified by a build
     assert "<!-- dlbook:report -->" in (mini / "book" / "build_report.md").read_text()
     assert not list((mini / "lessons").rglob("*.ipynb"))
+
+
+def test_stale_temporary_folders_are_removed_but_live_ones_kept(tmp_path: Path) -> None:
+    build = tmp_path / "_build"
+    dead = build / "tmp" / "999999999-1"  # no such pid: left by an interrupted build
+    live = build / "tmp" / f"{os.getpid()}-2"  # a concurrent build still running
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+        (folder / "out.ipynb").write_text("{}")
+    runner.run_jobs(tmp_path, build, [])
+    assert not dead.exists() and live.exists()

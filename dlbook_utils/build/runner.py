@@ -143,11 +143,35 @@ class _Pool:
                         pass
 
 
+def _clean_stale_tmp(build: Path) -> None:
+    """Remove temporary folders of builds that are no longer running (an interrupted build)."""
+    tmp = build / "tmp"
+    if not tmp.is_dir():
+        return
+    for folder in tmp.iterdir():
+        pid = folder.name.split("-", 1)[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        tmp.rmdir()
+    except OSError:
+        pass  # another build is using it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _execute(
-    root: Path, build: Path, job: Job, key: str, threads: int, timeout: float | None, pool: _Pool
+    root: Path, build: Path, job: Job, key: str, threads: int, timeout: float | None, pool: _Pool,
+    tmpdir: Path,
 ) -> Result:
-    tmpdir = build / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=tmpdir))
     out = work / "out.ipynb"
     spec = {
@@ -232,7 +256,7 @@ def run_jobs(
     Returns one :class:`Result` per job, in the order of ``jobs``. Raises ``KeyboardInterrupt``
     after stopping every worker and removing their temporary files when interrupted.
     """
-    shutil.rmtree(build / "tmp", ignore_errors=True)  # leftovers of an interrupted build
+    _clean_stale_tmp(build)
     results: dict[int, Result] = {}
     todo: list[tuple[int, Job, str]] = []
     for i, job in enumerate(jobs):
@@ -248,10 +272,13 @@ def run_jobs(
         workers = max(1, min(workers, len(todo)))
         threads = max(1, (os.cpu_count() or 1) // workers)
         pool = _Pool()
+        # One temporary folder per build process, so concurrent builds never touch each other's.
+        tmpdir = build / "tmp" / f"{os.getpid()}-{time.time_ns()}"
+        tmpdir.mkdir(parents=True)
         ex = ThreadPoolExecutor(max_workers=workers)
         try:
             futures = {
-                ex.submit(_execute, root, build, job, key, threads, timeout, pool): i
+                ex.submit(_execute, root, build, job, key, threads, timeout, pool, tmpdir): i
                 for i, job, key in todo
             }
             for fut in as_completed(futures):
@@ -262,8 +289,9 @@ def run_jobs(
         except BaseException:
             pool.kill_all()
             ex.shutdown(wait=True, cancel_futures=True)
-            shutil.rmtree(build / "tmp", ignore_errors=True)
             raise
-        ex.shutdown(wait=True)
-        shutil.rmtree(build / "tmp", ignore_errors=True)
+        finally:
+            ex.shutdown(wait=True)
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            _clean_stale_tmp(build)
     return [results[i] for i in range(len(jobs))]
