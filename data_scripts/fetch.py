@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="+", metavar="name",
                         help=f"one or more of: {', '.join(FETCHABLE)}")
-    parser.add_argument("--root", default="data", help="data folder (default: data)")
+    parser.add_argument("--root", default=None, help="data folder (default: the checkout's data/, see dlbook_utils.data.data_root)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args(argv)
     for name in args.names:

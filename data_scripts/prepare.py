@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", default=["all"],
                         help=f"data sets to write: {', '.join(PREPARABLE)}, or all (default)")
-    parser.add_argument("--root", default="data", help="data folder (default: data)")
+    parser.add_argument("--root", default=None, help="data folder (default: the checkout's data/, see dlbook_utils.data.data_root)")
     parser.add_argument("--n", type=int, default=None,
                         help="training images per set (default: each set's own)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")

@@ -742,3 +742,27 @@ def test_pinned_hashes_look_like_hashes():
     assert real.FETCHABLE["cifar10"].files[0].md5 == torchvision.datasets.CIFAR10.tgz_md5
     fm = dict(torchvision.datasets.FashionMNIST.resources)
     assert {r.filename: r.md5 for r in real.FETCHABLE["fashion_mnist"].files} == fm
+
+
+def test_data_root_order(tmp_path, monkeypatch):
+    """explicit > DLBOOK_DATA > DLBOOK_ROOT/data > enclosing checkout's data/ > ./data."""
+    from dlbook_utils.data import data_root
+
+    checkout = tmp_path / "book"
+    (checkout / "dlbook_utils").mkdir(parents=True)
+    (checkout / "_toc.yml").write_text("root: intro\n")
+    lesson_dir = checkout / "lessons" / "02_part"
+    lesson_dir.mkdir(parents=True)
+    elsewhere = tmp_path / "colab"
+    elsewhere.mkdir()
+    monkeypatch.delenv("DLBOOK_DATA", raising=False)
+    monkeypatch.delenv("DLBOOK_ROOT", raising=False)
+    monkeypatch.chdir(lesson_dir)
+    assert data_root() == checkout / "data"
+    monkeypatch.chdir(elsewhere)
+    assert data_root() == elsewhere / "data"
+    monkeypatch.setenv("DLBOOK_ROOT", str(checkout))
+    assert data_root() == checkout / "data"
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "d"))
+    assert data_root() == tmp_path / "d"
+    assert data_root(tmp_path / "x") == tmp_path / "x"

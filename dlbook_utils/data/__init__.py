@@ -14,6 +14,7 @@ Three sources, in this order of preference:
 
 from __future__ import annotations
 
+from dlbook_utils.data.paths import data_root
 from dlbook_utils.data.formats import (
     PREPARABLE,
     prepare,
@@ -61,6 +62,7 @@ from dlbook_utils.data.synthetic import (
 )
 
 __all__ = [
+    "data_root",
     # real data shipped in packages
     "digits_dataset", "sample_photo", "lfw_faces", "TensorImageDataset", "PHOTOS", "TEXTURES",
     # synthetic generators

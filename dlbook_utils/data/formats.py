@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from dlbook_utils.data import synthetic as syn
 from dlbook_utils.data.real import _ensure_dir, _replace_dir
 from dlbook_utils.data.synthetic import SHAPES
+from dlbook_utils.data.paths import data_root
 
 __all__ = [
     "PREPARABLE",
@@ -548,7 +549,7 @@ def _manifest_matches(folder: Path, manifest: dict[str, Any]) -> bool:
 
 def prepare(
     names: str | Sequence[str] | None = None,
-    root: str | Path = "data",
+    root: str | Path | None = None,
     *,
     n: int | None = None,
     seed: int = 0,
@@ -584,7 +585,7 @@ def prepare(
     chosen = _resolve(names)
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive integer, got {n!r}.")
-    root = _ensure_dir(Path(root))
+    root = _ensure_dir(data_root(root))
     done: dict[str, Path] = {}
     for name in chosen:
         writer, size, counts, layout = _SETS[name]

@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.datasets import CIFAR10, ImageFolder
 from tqdm.auto import tqdm
+from dlbook_utils.data.paths import data_root
 
 __all__ = [
     "PHOTOS",
@@ -329,7 +330,7 @@ class CIFAR10StandIn(CIFAR10):
 
 
 def cifar10(
-    root: str | Path = "data",
+    root: str | Path | None = None,
     train: bool = True,
     transform: Callable | None = None,
     target_transform: Callable | None = None,
@@ -356,7 +357,7 @@ def cifar10(
         PermissionError / FileNotFoundError: a stand-in is needed but ``root`` is not writable.
         RuntimeError: a real ``cifar-10-batches-py`` is there but fails torchvision's md5 check.
     """
-    root = Path(root)
+    root = data_root(root)
     base = root / CIFAR10.base_folder
     if base.is_dir() and not (base / STAND_IN_MARKER).exists():
         try:
@@ -413,7 +414,7 @@ def _write_flower_stand_in(root: Path) -> None:
 
 
 def flower_photos(
-    root: str | Path = "data",
+    root: str | Path | None = None,
     transform: Callable | None = None,
     target_transform: Callable | None = None,
 ) -> ImageFolder:
@@ -436,7 +437,7 @@ def flower_photos(
     Raises:
         PermissionError / FileNotFoundError: a stand-in is needed but ``root`` is not writable.
     """
-    root = Path(root)
+    root = data_root(root)
     folder = root / "flower_photos"
     stand_in = not folder.is_dir() or (folder / STAND_IN_MARKER).exists()
     if stand_in:
@@ -676,7 +677,7 @@ def _unpack_tar(archive: Path, root: Path, folder: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fetch(name: str, root: str | Path = "data", *, progress: bool = True) -> Path:
+def fetch(name: str, root: str | Path | None = None, *, progress: bool = True) -> Path:
     """Download, check and unpack a real data set where its torchvision loader looks for it.
 
     Explained in the book's setup page ("Real data sets"). Online only; offline it fails with
@@ -702,7 +703,7 @@ def fetch(name: str, root: str | Path = "data", *, progress: bool = True) -> Pat
     """
     if name not in FETCHABLE:
         raise ValueError(f"Unknown data set {name!r} to fetch; choose from {', '.join(FETCHABLE)}.")
-    source, root = FETCHABLE[name], Path(root)
+    source, root = FETCHABLE[name], data_root(root)
     target = root / source.folder
     complete = all((target / f).exists() for f in source.complete)
     if complete and not (target / STAND_IN_MARKER).exists():
