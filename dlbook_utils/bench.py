@@ -1,6 +1,6 @@
 """The training-loop benchmark behind the budget "``fit`` is at most 5 % slower than a bare loop".
 
-Explained in: Part 4, lesson 03_lenet (why the book's loop reads the loss once per epoch).
+Run by ``dlbook bench``; the loop it measures is explained in Part 4, lesson 03_lenet.
 
 :func:`bench_training_loop` trains the same model (same seed, so the same initial weights) on
 the same data with a bare hand-written PyTorch loop and with :func:`dlbook_utils.train.fit`,

@@ -81,7 +81,7 @@ def accuracy(
 ) -> torch.Tensor:
     """Top-k accuracy: the fraction of examples whose class is among the k highest scores.
 
-    Explained in: Part 4, lesson 03_lenet (top-5 in Part 5, lesson 01_alexnet).
+    Explained in: Part 4, lesson 03_lenet.
 
     Args:
         y_hat: scores (logits or probabilities), ``Tensor[N, C]`` or ``Tensor[N, C, *]`` for
@@ -108,7 +108,7 @@ def evaluate(
     loader: Iterable[Any],
     loss_fn: Callable[..., torch.Tensor] | None = None,
     device: torch.device | str | None = None,
-    topk: Sequence[int] = (1,),
+    topk: int | Sequence[int] = (1,),
 ) -> dict[str, float]:
     """Mean loss and top-k accuracy of ``net`` over every example of ``loader``.
 
@@ -135,7 +135,7 @@ def evaluate(
     """
     if loss_fn is not None and not callable(loss_fn):
         raise ValueError(f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), got {loss_fn!r}.")
-    ks = tuple(topk)
+    ks = (topk,) if isinstance(topk, int) else tuple(topk)
     if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
         raise ValueError(f"topk must be positive ints, got {topk!r}.")
     device = _resolve_device(device)
@@ -206,7 +206,7 @@ def fit(
         metrics: names (``"accuracy"``, ``"top5"``) or callables ``fn(y_hat, y) -> Tensor`` (a
             0-dim batch mean), as a sequence (named after ``fn.__name__``) or a ``{name: fn}``
             mapping. Accuracy goes to ``train_acc``/``val_acc``; the others to
-            ``history.metrics["train_<name>"]`` and ``["val_<name>"]``.
+            ``history.metrics["train_<name>"]`` and ``["val_<name>"]``. Regression: ``()``.
         tensorboard_dir: if given, scalars per epoch (``loss/train``, ``loss/val``, ``acc/…``,
             ``lr``) are written there with ``torch.utils.tensorboard.SummaryWriter``.
         progress: show a tqdm progress bar (terminal or notebook). ``None`` (default): off when
@@ -248,7 +248,7 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     use_amp = _amp_enabled(amp, device)
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    scaler = _grad_scaler() if use_amp else None
     autocast = (
         (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
     )
@@ -458,6 +458,13 @@ def _amp_enabled(amp: bool, device: torch.device) -> bool:
         )
         _amp_warned = True
     return False
+
+
+def _grad_scaler() -> Any:
+    """A CUDA GradScaler: ``torch.amp.GradScaler`` from torch 2.3, ``torch.cuda.amp`` before."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
 
 
 def _to_device(batch: Any, device: torch.device) -> tuple[Any, torch.Tensor]:

@@ -277,6 +277,18 @@ def test_amp_on_cpu_warns_and_trains_in_float32(monkeypatch: pytest.MonkeyPatch)
     assert with_amp == run(False)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_amp_with_clipping_on_cuda() -> None:
+    X, y = _blobs(60)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+    history = fit(net, _loader(X, y, 16, seed=0), _loader(X, y, 16), num_epochs=20, lr=0.5,
+                  amp=True, clip_grad_norm=1.0, device="cuda")
+    assert all(math.isfinite(v) for v in history.train_loss)
+    assert history.val_acc[-1] >= 0.95
+    assert next(net.parameters()).dtype == torch.float32  # autocast leaves the weights alone
+
+
 def test_progress_bar_switch(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
