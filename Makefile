@@ -33,7 +33,8 @@ book: $(STAMP)
 	$(BIN)/dlbook build $(ARGS)
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	# one torch thread per test worker: two workers on two cores must not oversubscribe them
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/dlbook bench $(ARGS)
