@@ -33,8 +33,9 @@ book: $(STAMP)
 	$(BIN)/dlbook build $(ARGS)
 
 test: $(STAMP) browser
-	# one torch thread per test worker: two workers on two cores must not oversubscribe them
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	# one torch thread per test worker (two workers on two cores must not oversubscribe them);
+	# no progress bars in the kernels nbval starts
+	DLBOOK_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/dlbook bench $(ARGS)
