@@ -82,3 +82,18 @@ def test_environment_yml_installs_the_same_package(root: Path) -> None:
     missing = sorted(n for n in names if n not in lock)
     assert not missing, f"pyproject dependencies missing from requirements/lock.txt: {missing}; run `make lock`"
     json.dumps(env)  # environment.yml is plain data
+
+
+def test_golden_notebooks_have_outputs_and_errors_only_where_tagged(root: Path) -> None:
+    """A golden copy is a real run: it has outputs, and an error output only in a cell tagged
+    `raises-exception` (the errata boxes that show the notes' code failing)."""
+    from dlbook_utils.build.project import toc_lessons
+
+    for md in toc_lessons(root):
+        nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert any(c.outputs for c in code), f"{md.name}: golden copy has no outputs"
+        for i, cell in enumerate(code, 1):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            tagged = "raises-exception" in cell.metadata.get("tags", [])
+            assert not errors or tagged, f"{md.name}: code cell {i} holds an untagged error"
