@@ -12,7 +12,7 @@ Every public function names the lesson that explains it. One module per concept:
   detection, segmentation, captions), texture defects, annotation formats, real-or-stand-in sets
 - :mod:`dlbook_utils.boxes` — box formats, the IoU family and losses, NMS, anchors, encode/decode
 - :mod:`dlbook_utils.metrics` — precision/recall curves, AP (VOC, COCO), mAP
-- :mod:`dlbook_utils.build` — the ``dlbook`` command (not imported by lessons)
+- :mod:`dlbook_utils.bookbuild` — the ``dlbook`` command (not imported by lessons)
 
 The most used names are also available at the top level.
 

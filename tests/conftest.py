@@ -18,7 +18,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None
             ) -> subprocess.CompletedProcess[str]:
     """Run ``dlbook ARGS`` with this interpreter; capture text output."""
     return subprocess.run(
-        [sys.executable, "-m", "dlbook_utils.build.cli", *args],
+        [sys.executable, "-m", "dlbook_utils.bookbuild.cli", *args],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from dlbook_utils.build.project import toc_files
+from dlbook_utils.bookbuild.project import toc_files
 from install_browser import find_browser
 
 REMOTE = re.compile(r"""^(https?:)?//""", re.I)

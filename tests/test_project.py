@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 
 from conftest import run_cli
-from dlbook_utils.build.project import check_project, colab_cell_source
+from dlbook_utils.bookbuild.project import check_project, colab_cell_source
 
 OK = "lessons/01_part/01_ok"
 
@@ -87,7 +87,7 @@ def test_environment_yml_installs_the_same_package(root: Path) -> None:
 def test_golden_notebooks_have_outputs_and_errors_only_where_tagged(root: Path) -> None:
     """A golden copy is a real run: it has outputs, and an error output only in a cell tagged
     `raises-exception` (the errata boxes that show the notes' code failing)."""
-    from dlbook_utils.build.project import toc_lessons
+    from dlbook_utils.bookbuild.project import toc_lessons
 
     for md in toc_lessons(root):
         nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)

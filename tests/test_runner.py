@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from conftest import run_cli
-from dlbook_utils.build import runner
-from dlbook_utils.build.runner import Job, cache_key
+from dlbook_utils.bookbuild import runner
+from dlbook_utils.bookbuild.runner import Job, cache_key
 
 OK = "lessons/01_part/01_ok"
 PARAMS = "lessons/01_part/02_params"
@@ -123,12 +123,21 @@ def test_threads_are_split_between_workers(mini: Path) -> None:
     assert f"threads: {expected}" in stdout_of(executed(mini, PARAMS))
 
 
-def test_interrupt_leaves_no_half_written_file(mini: Path) -> None:
+def _inherit(disposition: signal.Handlers):  # type: ignore[no-untyped-def]
+    """A preexec_fn giving the child this SIGINT disposition, whatever the test runner has."""
+    return lambda: signal.signal(signal.SIGINT, disposition)
+
+
+# SIG_IGN is what a background job of a non-interactive shell inherits (`dlbook build &` in a
+# script); the CLI must stop on SIGINT either way.
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_interrupt_leaves_no_half_written_file(mini: Path, inherited: signal.Handlers) -> None:
     assert run_cli("build", "--no-html", cwd=mini).returncode == 0
     before = snapshot(mini)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dlbook_utils.build.cli", "build", "--no-html", "-j", "1",
-         "-p", "SLEEP", "60"], cwd=mini, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "dlbook_utils.bookbuild.cli", "build", "--no-html", "-j", "1",
+         "-p", "SLEEP", "60"], cwd=mini, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_inherit(inherited))
     tmp = mini / "_build" / "tmp"
     deadline = time.monotonic() + 60
     kernel_seen = False

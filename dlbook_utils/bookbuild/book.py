@@ -13,8 +13,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from dlbook_utils.build.project import atomic_write_text
-from dlbook_utils.build.runner import Result
+from dlbook_utils.bookbuild.project import atomic_write_text
+from dlbook_utils.bookbuild.runner import Result
 
 __all__ = ["BUDGET_S", "BUDGET_MB", "report_rows", "report_table", "report_markdown",
            "write_report", "stage", "build_html"]

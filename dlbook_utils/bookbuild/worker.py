@@ -1,4 +1,4 @@
-"""Execute one lesson in its own process: ``python -m dlbook_utils.build.worker SPEC.json``.
+"""Execute one lesson in its own process: ``python -m dlbook_utils.bookbuild.worker SPEC.json``.
 
 The spec names the lesson source, the parameters, the kernel, the working directory and the
 temporary output path. The worker converts the MyST source with jupytext, appends a short

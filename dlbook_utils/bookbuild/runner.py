@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dlbook_utils.build.project import atomic_write_text
+from dlbook_utils.bookbuild.project import atomic_write_text
 
 __all__ = ["Job", "Result", "cache_key", "run_jobs", "executed_path", "failed_path", "RUNNER_VERSION"]
 
@@ -66,11 +66,14 @@ class Result:
     stale_output: bool = False  # failed, but an older good notebook is kept and shown
 
 
+_CLI_FOLDER = Path(__file__).parent.name  # "bookbuild"
+
+
 def _package_digest() -> str:
     h = hashlib.sha256()
     for path in sorted(_PKG.rglob("*.py")):
-        if "build" in path.relative_to(_PKG).parts[:1]:
-            continue
+        if path.relative_to(_PKG).parts[0] == _CLI_FOLDER:
+            continue  # the build tool itself cannot change a lesson's output
         h.update(str(path.relative_to(_PKG)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -199,7 +202,7 @@ def _execute(
             if pool.stopping:
                 raise KeyboardInterrupt
             proc = subprocess.Popen(
-                [sys.executable, "-m", "dlbook_utils.build.worker", str(work / "spec.json")],
+                [sys.executable, "-m", "dlbook_utils.bookbuild.worker", str(work / "spec.json")],
                 env=env,
                 start_new_session=True,
                 stdout=subprocess.DEVNULL,

@@ -9,8 +9,10 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,9 @@ from typing import Any
 import nbformat
 import yaml
 
-from dlbook_utils.build import book as bookmod
-from dlbook_utils.build import kernels as kernelmod
-from dlbook_utils.build.project import (
+from dlbook_utils.bookbuild import book as bookmod
+from dlbook_utils.bookbuild import kernels as kernelmod
+from dlbook_utils.bookbuild.project import (
     ProjectError,
     check_project,
     find_root,
@@ -28,7 +30,7 @@ from dlbook_utils.build.project import (
     toc_lessons,
     write_golden,
 )
-from dlbook_utils.build.runner import Job, Result, cache_key, executed_path, failed_path, run_jobs
+from dlbook_utils.bookbuild.runner import Job, Result, cache_key, executed_path, failed_path, run_jobs
 
 __all__ = ["main"]
 
@@ -233,7 +235,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     root = find_root()
     build = root / "_build" / "bench"
     shutil.rmtree(build, ignore_errors=True)
-    base = [sys.executable, "-m", "dlbook_utils.build.cli", "build", "-j", str(args.jobs),
+    base = [sys.executable, "-m", "dlbook_utils.bookbuild.cli", "build", "-j", str(args.jobs),
             "--build-dir", str(build)]
     timings = {}
     for label in ("cold", "warm"):
@@ -334,8 +336,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # SIGINT (Ctrl-C) and SIGTERM always stop a build cleanly, whatever disposition was
+    # inherited: a non-interactive shell starts background jobs with SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stop_on_signal)
+        signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
         return int(args.func(args) or 0)
     except ProjectError as exc:
