@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dlbook_utils.boxes import _as_boxes, _as_vector, _box_iou, _check_unit
+from dlbook_utils.boxes.iou import pairwise_iou
+from dlbook_utils.boxes.validate import as_boxes, as_vector, check_unit_interval
 
 __all__ = [
     "PRCurve",
@@ -95,7 +96,7 @@ def _get(d: Mapping[str, Tensor], key: str, where: str) -> Tensor:
 
 
 def _labels(x: Tensor, name: str, n: int) -> Tensor:
-    x = _as_vector(x, name, n)
+    x = as_vector(x, name, n)
     if x.is_floating_point() or x.is_complex():
         raise ValueError(f"{name} must hold integer class ids, got dtype {x.dtype}; use .long().")
     return x.detach().cpu().long()
@@ -109,12 +110,12 @@ def _prepare(predictions: Detections, targets: Detections) -> list[_Image]:
         )
     images = []
     for i, (p, t) in enumerate(zip(predictions, targets)):
-        boxes = _as_boxes(_get(p, "boxes", f"predictions[{i}]"), f"predictions[{i}]['boxes']")
+        boxes = as_boxes(_get(p, "boxes", f"predictions[{i}]"), f"predictions[{i}]['boxes']")
         n = boxes.shape[0]
         scores = _get(p, "scores", f"predictions[{i}]")
-        scores = _as_vector(scores, f"predictions[{i}]['scores']", n)
+        scores = as_vector(scores, f"predictions[{i}]['scores']", n)
         labels = _labels(_get(p, "labels", f"predictions[{i}]"), f"predictions[{i}]['labels']", n)
-        gt_boxes = _as_boxes(_get(t, "boxes", f"targets[{i}]"), f"targets[{i}]['boxes']")
+        gt_boxes = as_boxes(_get(t, "boxes", f"targets[{i}]"), f"targets[{i}]['boxes']")
         m = gt_boxes.shape[0]
         gt_labels = _labels(_get(t, "labels", f"targets[{i}]"), f"targets[{i}]['labels']", m)
         images.append(
@@ -166,7 +167,7 @@ def _match_class(
         scores, boxes = img.scores[keep], img.boxes[keep]
         order = torch.sort(scores, descending=True, stable=True).indices[:max_detections]
         scores, boxes = scores[order], boxes[order]  # (D_i,), (D_i, 4)
-        ious = _box_iou(boxes, gt).tolist()  # D_i lists of G floats
+        ious = pairwise_iou(boxes, gt).tolist()  # D_i lists of G floats
         num_gt += gt.shape[0]
         all_scores.append(scores)
         tp = [_greedy_match(ious, gt.shape[0], t) for t in thresholds]  # T lists of D_i flags
@@ -218,7 +219,7 @@ def precision_recall_curve_det(
         ``x2 < x1``/``y2 < y1``, scores or labels of the wrong length, float labels,
         ``iou_threshold`` outside ``[0, 1]`` or a bad ``max_detections``.
     """
-    threshold = _check_unit(iou_threshold, "iou_threshold")
+    threshold = check_unit_interval(iou_threshold, "iou_threshold")
     _check_max_detections(max_detections)
     images = _prepare(predictions, targets)
     curves = {}
