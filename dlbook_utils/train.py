@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,15 +23,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlbook_utils.accuracy import MetricFn, TopK, accuracy, resolve_metrics, topk_name
 from dlbook_utils.device import get_device
+from dlbook_utils.progress import (
+    PROGRESS_ENV,
+    epoch_summary,
+    progress_bar,
+    summary_writer,
+    write_scalars,
+)
 
 __all__ = ["History", "fit", "evaluate", "accuracy", "PROGRESS_ENV"]
-
-PROGRESS_ENV = "DLBOOK_PROGRESS"
-_ON = ("1", "true", "yes", "on")
-_OFF = ("0", "false", "no", "off")
-
-MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -76,33 +77,6 @@ class History:
         return self.as_dict()[name]
 
 
-def accuracy(
-    y_hat: torch.Tensor, y: torch.Tensor, topk: int | Sequence[int] = 1
-) -> torch.Tensor:
-    """Top-k accuracy: the fraction of examples whose class is among the k highest scores.
-
-    Explained in: Part 4, lesson 03_lenet.
-
-    Args:
-        y_hat: scores (logits or probabilities), ``Tensor[N, C]`` or ``Tensor[N, C, *]`` for
-            per-position classes (segmentation); the class axis is dim 1.
-        y: class indices, integer ``Tensor[N]`` (or ``Tensor[N, *]``), values in ``[0, C)``.
-        topk: one k, or several.
-
-    Returns:
-        A float tensor on ``y_hat``'s device: 0-dim for an int ``topk``, ``Tensor[len(topk)]``
-        for a sequence, each value in ``[0, 1]``. Ties between equal scores are broken as
-        ``torch.topk`` breaks them.
-
-    Raises:
-        ValueError: the shapes do not match, or a k is not in ``[1, C]``.
-    """
-    ks = (topk,) if isinstance(topk, int) else tuple(topk)
-    correct = _correct_counts(y_hat, y, ks)  # (K,)
-    frac = correct.float() / y.numel()
-    return frac[0] if isinstance(topk, int) else frac
-
-
 def evaluate(
     net: nn.Module,
     loader: Iterable[Any],
@@ -140,7 +114,7 @@ def evaluate(
         raise ValueError(f"topk must be positive ints, got {topk!r}.")
     device = _resolve_device(device)
     net.to(device)
-    metrics = {_topk_name(k): _TopK(k) for k in ks}
+    metrics = {topk_name(k): TopK(k) for k in ks}
     sums, n = _eval_pass(net, loader, loss_fn, metrics, device)
     if n == 0:
         raise ValueError(f"loader yields no batches ({loader!r}): nothing to evaluate.")
@@ -241,7 +215,7 @@ def fit(
     for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
         if loader is not None and _safe_len(loader) == 0:
             raise ValueError(f"{name} has no batches (len 0): {loader!r}.")
-    metric_fns = _metric_fns(metrics)
+    metric_fns = resolve_metrics(metrics)
 
     device = _resolve_device(device)
     net.to(device)
@@ -256,8 +230,8 @@ def fit(
 
     history = History()
     num_batches = _safe_len(train_loader)
-    bar = _progress_bar(progress, num_epochs * num_batches if num_batches else None)
-    writer = _summary_writer(tensorboard_dir)
+    bar = progress_bar(progress, num_epochs * num_batches if num_batches else None)
+    writer = summary_writer(tensorboard_dir)
     try:
         for epoch in range(num_epochs):
             history.lr.append(float(optimizer.param_groups[0]["lr"]))
@@ -323,11 +297,11 @@ def fit(
                     scheduler.step(val_values[0] if val_values is not None else train_values[0])
                 else:
                     scheduler.step()
-            summary = _summary(history)
+            summary = epoch_summary(history)
             if bar is not None:
                 bar.set_postfix_str(summary, refresh=True)
             if writer is not None:
-                _write_scalars(writer, history, epoch)
+                write_scalars(writer, history, epoch)
             if verbose and ((epoch + 1) % log_every == 0 or epoch + 1 == num_epochs):
                 line = f"epoch {epoch + 1}/{num_epochs}: {summary}, {epoch_time:.1f} s"
                 if bar is not None:
@@ -340,91 +314,6 @@ def fit(
         if writer is not None:
             writer.close()
     return history
-
-
-class _TopK:
-    """Top-k accuracy of one batch as a 0-dim tensor (a picklable, named metric)."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.__name__ = _topk_name(k)
-
-    def __call__(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.count(y_hat, y) / y.shape[0]
-
-    def count(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Correct examples in the batch, exactly (an integer count, no rounding)."""
-        if self.k == 1 and y_hat.dim() == 2 and y.dim() == 1:
-            # The common case in the fewest kernels: it runs on every training step.
-            return (y_hat.argmax(dim=1) == y).sum()
-        correct = _correct_counts(y_hat, y, (self.k,))[0]
-        # Per-position labels (N, *): the fraction of correct positions, in examples.
-        return correct if y.dim() == 1 else correct * (y.shape[0] / y.numel())
-
-
-def _topk_name(k: int) -> str:
-    return "acc" if k == 1 else f"top{k}_acc"
-
-
-def _correct_counts(y_hat: torch.Tensor, y: torch.Tensor, ks: tuple[int, ...]) -> torch.Tensor:
-    """Number of examples whose label is among the top-k scores, for each k: ``Tensor[K]``."""
-    if y_hat.dim() < 2:
-        raise ValueError(
-            f"y_hat must be scores of shape (N, C, ...), got shape {tuple(y_hat.shape)}."
-        )
-    if y_hat.shape[0] != y.shape[0] or y_hat.shape[2:] != y.shape[1:]:
-        raise ValueError(
-            f"y_hat of shape {tuple(y_hat.shape)} does not match labels of shape "
-            f"{tuple(y.shape)}: expected y of shape (N, ...) for y_hat (N, C, ...)."
-        )
-    num_classes = y_hat.shape[1]
-    if not ks or any(not isinstance(k, int) or k < 1 or k > num_classes for k in ks):
-        raise ValueError(f"topk must be ints in [1, {num_classes}] (number of classes), got {ks}.")
-    top = y_hat.topk(max(ks), dim=1).indices  # (N, kmax, *)
-    hit = top == y.unsqueeze(1)  # (N, kmax, *)
-    # hit is True at most once along dim 1, so a cumulative sum marks "within the top k".
-    within = hit.cumsum(dim=1)  # (N, kmax, *)
-    return torch.stack([within[:, k - 1].sum() for k in ks])  # (K,)
-
-
-def _metric_fns(
-    metrics: Sequence[str | MetricFn] | Mapping[str, MetricFn] | None,
-) -> dict[str, MetricFn]:
-    """Turn ``fit``'s ``metrics`` argument into ``{name: fn}``; names are the history keys."""
-    if metrics is None:
-        return {}
-    if isinstance(metrics, Mapping):
-        items = list(metrics.items())
-    elif isinstance(metrics, (str,)) or callable(metrics):
-        raise ValueError(
-            f"metrics must be a sequence or mapping, got {metrics!r}; try [{metrics!r}]."
-        )
-    else:
-        items = [(None, m) for m in metrics]
-    out: dict[str, MetricFn] = {}
-    for name, m in items:
-        if isinstance(m, str):
-            key = m.strip().lower()
-            if key in ("accuracy", "acc", "top1"):
-                fn: MetricFn = _TopK(1)
-            elif key.startswith("top") and key[3:].isdigit() and int(key[3:]) >= 1:
-                fn = _TopK(int(key[3:]))
-            else:
-                raise ValueError(
-                    f"Unknown metric {m!r}: use 'accuracy', 'topK' (e.g. 'top5') or a callable "
-                    "fn(y_hat, y) -> Tensor."
-                )
-            name = name or fn.__name__
-        elif callable(m):
-            name = name or getattr(m, "__name__", None)
-            if not name or name == "<lambda>":
-                raise ValueError(f"Metric {m!r} has no usable name: pass metrics={{'name': fn}}.")
-        else:
-            raise ValueError(f"Each metric must be a name or a callable, got {m!r}.")
-        if name in out:
-            raise ValueError(f"Metric name {name!r} appears twice in {metrics!r}.")
-        out[name] = fn if isinstance(m, str) else m
-    return out
 
 
 def _safe_len(loader: Iterable[Any]) -> int | None:
@@ -502,7 +391,7 @@ def _accumulate(
     """
     rows[0].add_(loss.detach(), alpha=1 if sum_loss else b)
     for row, fn in zip(rows[1:], metric_fns.values()):
-        if isinstance(fn, _TopK):
+        if isinstance(fn, TopK):
             row.add_(fn.count(y_hat, y))
         else:
             row.add_(torch.as_tensor(fn(y_hat, y), device=row.device), alpha=b)
@@ -557,71 +446,3 @@ def _record(
                 getattr(history, f"{split}_acc").append(values[i])
             else:
                 history.metrics.setdefault(f"{split}_{name}", []).append(values[i])
-
-
-def _summary(history: History) -> str:
-    parts = [f"train loss {history.train_loss[-1]:.4f}"]
-    if history.train_acc:
-        parts.append(f"train acc {history.train_acc[-1]:.3f}")
-    if history.val_loss:
-        parts.append(f"val loss {history.val_loss[-1]:.4f}")
-    if history.val_acc:
-        parts.append(f"val acc {history.val_acc[-1]:.3f}")
-    return ", ".join(parts)
-
-
-def _write_scalars(writer: Any, history: History, epoch: int) -> None:
-    step = epoch + 1
-    writer.add_scalar("loss/train", history.train_loss[-1], step)
-    if history.val_loss:
-        writer.add_scalar("loss/val", history.val_loss[-1], step)
-    if history.train_acc:
-        writer.add_scalar("acc/train", history.train_acc[-1], step)
-    if history.val_acc:
-        writer.add_scalar("acc/val", history.val_acc[-1], step)
-    for name, values in history.metrics.items():
-        split, metric = name.split("_", 1)
-        writer.add_scalar(f"{metric}/{split}", values[-1], step)
-    writer.add_scalar("lr", history.lr[-1], step)
-    writer.add_scalar("examples_per_s", history.examples_per_s[-1], step)
-
-
-def _summary_writer(log_dir: str | os.PathLike[str] | None) -> Any:
-    if log_dir is None:
-        return None
-    from torch.utils.tensorboard import SummaryWriter  # slow import: only when asked for
-
-    return SummaryWriter(log_dir=os.fspath(log_dir))
-
-
-def _progress_wanted(progress: bool | None) -> bool:
-    """Decide whether to draw a progress bar (see ``fit``'s ``progress`` argument)."""
-    if progress is not None:
-        return bool(progress)
-    env = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    if env in _OFF:
-        return False
-    if env in _ON:
-        return True
-    if env:
-        raise ValueError(f"{PROGRESS_ENV}={env!r}: use 1 (show progress bars) or 0 (hide them).")
-    if _in_jupyter_kernel():
-        return True
-    stream = sys.stderr  # where tqdm writes in a terminal
-    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
-
-
-def _in_jupyter_kernel() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ipython = shell.get_ipython()  # type: ignore[attr-defined]
-    return ipython is not None and hasattr(ipython, "kernel")
-
-
-def _progress_bar(progress: bool | None, total: int | None) -> Any:
-    if not _progress_wanted(progress):
-        return None
-    from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
-
-    return tqdm(total=total, unit="batch", leave=True, dynamic_ncols=True)

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dlbook_utils import seed_everything
+from dlbook_utils import progress as progress_mod
 from dlbook_utils import train as train_mod
+from dlbook_utils import seed_everything
 from dlbook_utils.bench import bench_training_loop
 from dlbook_utils.train import History, accuracy, evaluate, fit
 
@@ -292,19 +293,19 @@ def test_amp_with_clipping_on_cuda() -> None:
 def test_progress_bar_switch(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(train_mod, "_in_jupyter_kernel", lambda: True)
+    monkeypatch.setattr(progress_mod, "in_jupyter_kernel", lambda: True)
     monkeypatch.setenv("DLBOOK_PROGRESS", "0")
-    assert train_mod._progress_wanted(None) is False
-    assert train_mod._progress_wanted(True) is True
+    assert progress_mod.progress_wanted(None) is False
+    assert progress_mod.progress_wanted(True) is True
     monkeypatch.setenv("DLBOOK_PROGRESS", "1")
-    assert train_mod._progress_wanted(None) is True
+    assert progress_mod.progress_wanted(None) is True
     monkeypatch.delenv("DLBOOK_PROGRESS")
-    assert train_mod._progress_wanted(None) is True  # a reader in Jupyter sees the bar
-    monkeypatch.setattr(train_mod, "_in_jupyter_kernel", lambda: False)
-    assert train_mod._progress_wanted(None) is False  # pytest captures: not a terminal
+    assert progress_mod.progress_wanted(None) is True  # a reader in Jupyter sees the bar
+    monkeypatch.setattr(progress_mod, "in_jupyter_kernel", lambda: False)
+    assert progress_mod.progress_wanted(None) is False  # pytest captures: not a terminal
     monkeypatch.setenv("DLBOOK_PROGRESS", "maybe")
     with pytest.raises(ValueError, match="maybe"):
-        train_mod._progress_wanted(None)
+        progress_mod.progress_wanted(None)
 
     X, y = _blobs(20)
     monkeypatch.setenv("DLBOOK_PROGRESS", "0")
