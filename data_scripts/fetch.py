@@ -5,7 +5,7 @@ NAME is cifar10, fashion_mnist or flower_photos.
 Downloads are resumable (run it again after an interruption) and checked against pinned
 sha256 (and md5) sums before anything is unpacked. Offline it says, in one sentence, where to
 put the archive by hand; the same command then checks and unpacks it without the network. The
-work is done by :func:`dlbook_utils.data.fetch` (also behind ``dlbook data``), re-exported here.
+work is done by :func:`dlbook_utils.data.remote` (also behind ``dlbook data``), re-exported here.
 """
 
 from __future__ import annotations

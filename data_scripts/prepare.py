@@ -1,7 +1,7 @@
 """Write the book's synthetic data sets to disk: ``python data_scripts/prepare.py [names ...|all]``.
 
 Offline and deterministic; a second run skips every set whose manifest is up to date. The work
-is done by :func:`dlbook_utils.data.prepare` (also behind ``dlbook data``), re-exported here.
+is done by :func:`dlbook_utils.data.disk` (also behind ``dlbook data``), re-exported here.
 
 Examples::
 

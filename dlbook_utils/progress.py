@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from dlbook_utils.train import History
+from dlbook_utils.history import History
 
 __all__ = [
     "PROGRESS_ENV",

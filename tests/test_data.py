@@ -30,8 +30,9 @@ import torchvision
 from PIL import Image
 
 from dlbook_utils import data as D
-from dlbook_utils.data import formats, real
-
+from dlbook_utils.data import disk as prepare_mod
+from dlbook_utils.data import formats, packaged
+from dlbook_utils.data import remote as fetch_mod
 
 
 def _script(name: str):
@@ -244,7 +245,7 @@ def test_digits_dataset_split_sizes_and_ranges():
 
 def test_digits_resize_matches_torch_bilinear():
     x = torch.rand(3, 8, 8, dtype=torch.float64)
-    ours = real._resize_bilinear(x.numpy(), 20)
+    ours = packaged.resize_bilinear(x.numpy(), 20)
     ref = torch.nn.functional.interpolate(x[:, None], size=(20, 20), mode="bilinear",
                                           align_corners=False)
     torch.testing.assert_close(torch.from_numpy(ours), ref[:, 0])
@@ -503,8 +504,8 @@ def test_prepare_is_atomic(tmp_path, monkeypatch):
             raise OSError("disk full (simulated)")
         return real_save(path, image)
 
-    real_save = formats._save_png
-    monkeypatch.setattr(formats, "_save_png", failing_save)
+    real_save = prepare_mod._save_png
+    monkeypatch.setattr(prepare_mod, "_save_png", failing_save)
     with pytest.raises(OSError, match="simulated"):
         D.prepare("shapes_classification", tmp_path, n=4, progress=False)
     with pytest.raises(OSError, match="simulated"):  # a failed update keeps the old complete set
@@ -662,10 +663,10 @@ def test_download_rejects_wrong_hash_and_tries_mirrors(tmp_path, server):
 
 
 def test_fetch_offline_says_what_to_do_in_one_sentence(tmp_path, monkeypatch, capsys):
-    src = real.FETCHABLE["cifar10"]
+    src = fetch_mod.FETCHABLE["cifar10"]
     url = f"http://127.0.0.1:{_closed_port()}/cifar-10-python.tar.gz"
     remote = replace(src.files[0], urls=(url,))
-    monkeypatch.setitem(real.FETCHABLE, "cifar10", replace(src, files=(remote,)))
+    monkeypatch.setitem(fetch_mod.FETCHABLE, "cifar10", replace(src, files=(remote,)))
     with pytest.raises(ConnectionError) as info:
         D.fetch("cifar10", tmp_path, progress=False)
     msg = str(info.value)
@@ -693,9 +694,9 @@ def _flower_tgz() -> bytes:
 
 def test_fetch_unpacks_a_hand_placed_archive_over_the_stand_in(tmp_path, monkeypatch, capsys):
     archive = _flower_tgz()
-    src = real.FETCHABLE["flower_photos"]
+    src = fetch_mod.FETCHABLE["flower_photos"]
     remote = replace(src.files[0], urls=(f"http://127.0.0.1:{_closed_port()}/x.tgz",), **_sums(archive))
-    monkeypatch.setitem(real.FETCHABLE, "flower_photos", replace(src, files=(remote,)))
+    monkeypatch.setitem(fetch_mod.FETCHABLE, "flower_photos", replace(src, files=(remote,)))
     assert D.flower_photos(tmp_path).is_stand_in
     (tmp_path / "flower_photos.tgz").write_bytes(archive)  # put there by hand, as the message says
     assert D.fetch("flower_photos", tmp_path, progress=False) == tmp_path / "flower_photos"
@@ -721,12 +722,12 @@ def test_fetch_fashion_mnist_from_server_for_torchvision(tmp_path, server, monke
         "t10k-images-idx3-ubyte.gz": _idx(2051, rng.integers(0, 256, (2, 28, 28))),
         "t10k-labels-idx1-ubyte.gz": _idx(2049, np.array([1, 2])),
     }
-    src = real.FETCHABLE["fashion_mnist"]
+    src = fetch_mod.FETCHABLE["fashion_mnist"]
     remotes = []
     for r in src.files:
         server.files["/fm/" + r.filename] = files[r.filename]
         remotes.append(replace(r, urls=(f"{server.url}/fm/{r.filename}",), **_sums(files[r.filename])))
-    monkeypatch.setitem(real.FETCHABLE, "fashion_mnist", replace(src, files=tuple(remotes)))
+    monkeypatch.setitem(fetch_mod.FETCHABLE, "fashion_mnist", replace(src, files=tuple(remotes)))
     D.fetch("fashion_mnist", tmp_path, progress=False)
     ds = torchvision.datasets.FashionMNIST(tmp_path, train=True)
     assert len(ds) == 3 and ds.targets.tolist() == [0, 5, 9] and ds.classes[9] == "Ankle boot"
@@ -739,9 +740,9 @@ def test_pinned_hashes_look_like_hashes():
             assert r.md5 is None or re.fullmatch(r"[0-9a-f]{32}", r.md5)
             assert all(u.endswith(r.filename) for u in r.urls)
     # md5 sums agree with the installed torchvision's
-    assert real.FETCHABLE["cifar10"].files[0].md5 == torchvision.datasets.CIFAR10.tgz_md5
+    assert fetch_mod.FETCHABLE["cifar10"].files[0].md5 == torchvision.datasets.CIFAR10.tgz_md5
     fm = dict(torchvision.datasets.FashionMNIST.resources)
-    assert {r.filename: r.md5 for r in real.FETCHABLE["fashion_mnist"].files} == fm
+    assert {r.filename: r.md5 for r in fetch_mod.FETCHABLE["fashion_mnist"].files} == fm
 
 
 def test_data_root_order(tmp_path, monkeypatch):

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
-from dlbook_utils.bookbuild.project import toc_files
 from install_browser import find_browser
+
+from dlbook_utils.bookbuild.project import toc_files
 
 REMOTE = re.compile(r"""^(https?:)?//""", re.I)
 TAG = re.compile(r"<(script|link|img|iframe|source|embed)\b[^>]*>", re.I)

@@ -10,7 +10,12 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
 
-from dlbook_utils.bookbuild.kernels import KERNELS, install_kernels, kernel_dir, kernel_for_device
+from dlbook_utils.bookbuild.kernels import (
+    KERNELS,
+    install_kernels,
+    kernel_dir,
+    kernel_for_device,
+)
 
 
 def test_install_writes_both_specs_under_the_prefix(tmp_path: Path) -> None:

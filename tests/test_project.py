@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import nbformat
-
 from conftest import run_cli
+
 from dlbook_utils.bookbuild.project import check_project, colab_cell_source
 
 OK = "lessons/01_part/01_ok"
@@ -64,7 +64,6 @@ def test_real_book_passes_check(root: Path) -> None:
 
 def test_environment_yml_installs_the_same_package(root: Path) -> None:
     import tomllib
-
     import yaml
 
     env = yaml.safe_load((root / "environment.yml").read_text())

@@ -15,8 +15,8 @@ import nbformat
 import psutil
 import pytest
 import torch
-
 from conftest import run_cli
+
 from dlbook_utils.bookbuild import runner
 from dlbook_utils.bookbuild.runner import Job, cache_key
 

@@ -10,8 +10,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from dlbook_utils import progress as progress_mod
-from dlbook_utils import train as train_mod
 from dlbook_utils import seed_everything
+from dlbook_utils import train as train_mod
 from dlbook_utils.bench import bench_training_loop
 from dlbook_utils.train import History, accuracy, evaluate, fit
 

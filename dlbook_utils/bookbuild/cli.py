@@ -30,7 +30,14 @@ from dlbook_utils.bookbuild.project import (
     toc_lessons,
     write_golden,
 )
-from dlbook_utils.bookbuild.runner import Job, Result, cache_key, executed_path, failed_path, run_jobs
+from dlbook_utils.bookbuild.runner import (
+    Job,
+    Result,
+    cache_key,
+    executed_path,
+    failed_path,
+    run_jobs,
+)
 
 __all__ = ["main"]
 

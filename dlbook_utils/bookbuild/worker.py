@@ -20,6 +20,8 @@ from typing import Any
 
 import nbformat
 
+__all__ = ["run", "main"]
+
 REPORT_TAG = "dlbook-report"
 # Peak memory of the kernel: VmHWM (Linux; ru_maxrss would carry the launcher's peak across
 # fork+exec), else ru_maxrss; and the largest child the kernel waited for (torchrun workers).
@@ -38,7 +40,6 @@ if "torch" in _s.modules and _s.modules["torch"].cuda.is_available():
     _dev = "cuda (" + _s.modules["torch"].cuda.get_device_name(0) + ")"
 print("DLBOOK_REPORT " + _j.dumps({"peak_rss_mb": _peak / 2**20, "device": _dev}))
 '''.strip()
-
 
 def _error_of(nb: nbformat.NotebookNode) -> dict[str, Any] | None:
     """The first error output: which code cell of the source (1-based), its name and message."""

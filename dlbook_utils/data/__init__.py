@@ -2,22 +2,27 @@
 
 Three sources, in this order of preference:
 
-1. real data that ships inside installed packages (:mod:`~dlbook_utils.data.real`):
+1. real data that ships inside installed packages (:mod:`~dlbook_utils.data.packaged`):
    ``digits_dataset``, ``sample_photo``, ``lfw_faces``;
-2. deterministic synthetic sets (:mod:`~dlbook_utils.data.synthetic`): shapes on real textures
-   for classification, detection and segmentation, captioned shapes, texture defects, the
-   house CSV; written to disk in standard formats by ``prepare``
-   (:mod:`~dlbook_utils.data.formats`, which also reads and writes VOC/COCO/YOLO/labelme);
-3. real public sets through torchvision's loaders (``cifar10``, ``flower_photos``), fetched
-   online by ``fetch``; offline they fall back, loudly, to same-format stand-ins.
+2. deterministic synthetic sets (:mod:`~dlbook_utils.data.synthetic`, drawn with the
+   primitives of :mod:`~dlbook_utils.data.scenes`): shapes on real textures for
+   classification, detection and segmentation, captioned shapes, texture defects, the house
+   CSV; written to disk by ``prepare`` (:mod:`~dlbook_utils.data.disk`) in the formats of
+   :mod:`~dlbook_utils.data.formats` (VOC/COCO/YOLO/labelme, VOC masks);
+3. real public sets through torchvision's loaders (``cifar10``, ``flower_photos``,
+   :mod:`~dlbook_utils.data.standins`), fetched online by ``fetch``
+   (:mod:`~dlbook_utils.data.remote`); offline they fall back, loudly, to same-format stand-ins
+   with names of their own.
+
+Imports run one way: packaged → scenes → synthetic → disk / standins; files and paths are
+used by all, and nothing imports back up the chain.
 """
 
 from __future__ import annotations
 
-from dlbook_utils.data.paths import data_root
+from dlbook_utils.data.disk import PREPARABLE, prepare
+from dlbook_utils.data.files import STAND_IN_MARKER
 from dlbook_utils.data.formats import (
-    PREPARABLE,
-    prepare,
     read_coco_json,
     read_labelme_json,
     read_mask_png,
@@ -30,23 +35,23 @@ from dlbook_utils.data.formats import (
     write_voc_xml,
     write_yolo_txt,
 )
-from dlbook_utils.data.real import (
-    CIFAR10_CLASSES,
-    FETCHABLE,
-    FLOWER_CLASSES,
+from dlbook_utils.data.packaged import (
     PHOTOS,
-    STAND_IN_MARKER,
     TEXTURES,
-    CIFAR10StandIn,
     TensorImageDataset,
-    cifar10,
     digits_dataset,
-    download,
-    fetch,
-    flower_photos,
     lfw_faces,
     sample_photo,
 )
+from dlbook_utils.data.paths import data_root
+from dlbook_utils.data.remote import (
+    CIFAR10_CLASSES,
+    FETCHABLE,
+    FLOWER_CLASSES,
+    download,
+    fetch,
+)
+from dlbook_utils.data.standins import CIFAR10StandIn, cifar10, flower_photos
 from dlbook_utils.data.synthetic import (
     ALL_SHAPES,
     COLORS,

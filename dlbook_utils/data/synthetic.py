@@ -1,19 +1,14 @@
 """Deterministic synthetic data sets: shapes on real textures, captions, defects, the house CSV.
 
 Every generator takes a ``seed`` and draws from one ``numpy.random.Generator`` (PCG64), whose
-streams are the same on every platform. Pixels are decided with IEEE ``+ - * /`` only; the few
-trigonometric values (polygon corners, rotations) are rounded to a 1/256-pixel grid first, so a
-last-bit difference between two machines' ``sin`` cannot move a pixel. Same seed → same bytes.
-
-Backgrounds are crops of the real textures that ship with scikit-image (brick, grass, gravel),
-tinted with a muted colour; objects are solid named colours shaded by another texture crop.
+streams are the same on every platform; the drawing primitives (:mod:`~dlbook_utils.data.scenes`)
+are exact, so the same seed gives the same bytes on every machine.
 Lessons: Part 4-5 (classification), Part 7 (detection), Part 8 (segmentation), Part 9
 (captions, defects), Part 1 "Data preprocessing with pandas" (house CSV).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +17,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlbook_utils.data.real import TEXTURES, sample_photo
+from dlbook_utils.data.packaged import TEXTURES
+from dlbook_utils.data.scenes import (
+    ALL_SHAPES,
+    COLORS,
+    SHAPES,
+    TEXTURE_SIDE,
+    background,
+    dilate,
+    finish,
+    mask_box,
+    paint,
+    pixel_centres,
+    place_shape,
+    quantize,
+    scenes,
+    shape_mask,
+    texture_crop,
+    to_tensor,
+)
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -31,6 +44,7 @@ __all__ = [
     "COLORS",
     "POSITIONS",
     "shapes_classification",
+    "shapes_classification_uint8",
     "shapes_detection",
     "shapes_segmentation",
     "captioned_shapes",
@@ -40,26 +54,8 @@ __all__ = [
 
 # Bump when any generator's output changes: prepared folders and stand-ins record it.
 GENERATOR_VERSION = "1"
-
-SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
-# SHAPES first, then six more for 10-class stand-ins (CIFAR-10) and harder tasks.
-ALL_SHAPES: tuple[str, ...] = SHAPES + (
-    "pentagon", "hexagon", "cross", "ring", "crescent", "ellipse",
-)
-COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (215, 40, 40),
-    "green": (40, 160, 60),
-    "blue": (40, 80, 215),
-    "yellow": (230, 200, 30),
-    "purple": (140, 60, 180),
-    "orange": (240, 130, 20),
-}
 POSITIONS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right", "center")
-_TEXTURE_SIDE = 512
 _HOUSE_CSV = "NumRooms,Alley,Price\nNA,Pave,127500\n2,NA,106000\n4,NA,178100\nNA,NA,140000\n"
-
-
-# ----------------------------------------------------------------------------- checks
 
 
 def _check_n(n: int) -> None:
@@ -68,9 +64,9 @@ def _check_n(n: int) -> None:
 
 
 def _check_size(size: int, lo: int) -> None:
-    if not isinstance(size, (int, np.integer)) or not lo <= size <= _TEXTURE_SIDE:
+    if not isinstance(size, (int, np.integer)) or not lo <= size <= TEXTURE_SIDE:
         raise ValueError(
-            f"size must be an integer from {lo} to {_TEXTURE_SIDE} (the texture side), "
+            f"size must be an integer from {lo} to {TEXTURE_SIDE} (the texture side), "
             f"got {size!r}."
         )
 
@@ -83,205 +79,23 @@ def _check_names(kind: str, names: Sequence[str], known: Sequence[str]) -> tuple
     return names
 
 
-# ----------------------------------------------------------------------------- drawing
-
-
-@functools.lru_cache(maxsize=None)
-def _texture(name: str) -> np.ndarray:
-    tex = sample_photo(name)
-    tex.setflags(write=False)
-    return tex  # (512, 512) uint8
-
-
-def _q(v: Any) -> Any:
-    """Round to a 1/256-pixel grid (kills last-bit differences of sin/cos between machines)."""
-    return np.round(np.asarray(v, dtype=np.float64) * 256.0) / 256.0
-
-
-def _crop(
-    rng: np.random.Generator, size: int, textures: Sequence[str], max_k: int = 3
-) -> np.ndarray:
-    """A ``size``×``size`` float64 crop of a texture, block-averaged ``k``×, randomly flipped."""
-    tex = _texture(textures[int(rng.integers(len(textures)))])
-    k = int(rng.integers(1, max(1, min(max_k, _TEXTURE_SIDE // size)) + 1))
-    w = size * k
-    y0, x0 = (int(v) for v in rng.integers(0, _TEXTURE_SIDE - w + 1, size=2))
-    block = tex[y0 : y0 + w, x0 : x0 + w].astype(np.int64)
-    crop = block.reshape(size, k, size, k).sum(axis=(1, 3)) / float(k * k)  # integer sums: exact
-    if rng.random() < 0.5:
-        crop = crop.T
-    if rng.random() < 0.5:
-        crop = crop[::-1]
-    return crop
-
-
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    tint = 0.45 + 0.4 * rng.random(3)  # muted: every channel keeps 45–85 % of the texture
-    return _crop(rng, size, TEXTURES)[..., None] * tint  # (S, S, 3)
-
-
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    c = np.arange(size, dtype=np.float64) + 0.5  # pixel centres
-    return np.meshgrid(c, c)  # xs, ys: (S, S)
-
-
-def _polygon(xs: np.ndarray, ys: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
-    """Even-odd point-in-polygon test of every pixel centre (works for the non-convex star)."""
-    inside = np.zeros(xs.shape, dtype=bool)
-    for i in range(len(vx)):
-        x1, y1, x2, y2 = vx[i - 1], vy[i - 1], vx[i], vy[i]
-        if y1 == y2:
-            continue
-        crosses = (y1 > ys) != (y2 > ys)
-        x_at = (x2 - x1) * (ys - y1) / (y2 - y1) + x1
-        inside ^= crosses & (xs < x_at)
-    return inside
-
-
-def _disk(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, r: float) -> np.ndarray:
-    return (xs - cx) ** 2 + (ys - cy) ** 2 <= r * r
-
-
-def _shape_mask(shape: str, size: int, cx: float, cy: float, r: float, theta: float) -> np.ndarray:
-    """Boolean (S, S) mask of ``shape`` centred at (cx, cy), inside a circle of radius r."""
-    xs, ys = _grid(size)
-    cx, cy, r = float(_q(cx)), float(_q(cy)), float(_q(r))
-    c, s = float(_q(math.cos(theta))), float(_q(math.sin(theta)))
-    if shape == "circle":
-        return _disk(xs, ys, cx, cy, r)
-    if shape == "ring":
-        return _disk(xs, ys, cx, cy, r) & ~_disk(xs, ys, cx, cy, float(_q(0.55 * r)))
-    if shape == "crescent":
-        ox, oy = float(_q(cx + 0.45 * r * c)), float(_q(cy + 0.45 * r * s))
-        return _disk(xs, ys, cx, cy, r) & ~_disk(xs, ys, ox, oy, float(_q(0.8 * r)))
-    if shape == "ellipse":
-        a, b = r, float(_q(0.55 * r))
-        u = (xs - cx) * c + (ys - cy) * s
-        v = (ys - cy) * c - (xs - cx) * s
-        return u * u * (b * b) + v * v * (a * a) <= (a * a) * (b * b)
-    corners = {"square": 4, "triangle": 3, "pentagon": 5, "hexagon": 6, "star": 10}
-    if shape in corners:
-        k = corners[shape]
-        radii = np.full(k, r)
-        if shape == "star":
-            radii[1::2] = 0.42 * r
-        offset = math.pi / 4 if shape == "square" else -math.pi / 2
-        ang = theta + offset + 2 * math.pi * np.arange(k) / k
-        lx, ly = radii * np.cos(ang), radii * np.sin(ang)
-    elif shape == "cross":
-        a, w = 0.95 * r, 0.3 * r
-        px = np.array([w, w, a, a, w, w, -w, -w, -a, -a, -w, -w])
-        py = np.array([-a, -w, -w, w, w, a, a, w, w, -w, -w, -a])
-        lx, ly = px * c - py * s, px * s + py * c
-    else:
-        raise ValueError(f"Unknown shape {shape!r}; choose from {', '.join(ALL_SHAPES)}.")
-    return _polygon(xs, ys, _q(cx + lx), _q(cy + ly))
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Square (Chebyshev) dilation by ``radius`` pixels, without SciPy."""
-    out = mask.copy()
-    h, w = mask.shape
-    padded = np.pad(mask, radius)
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            out |= padded[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-    return out
-
-
-def _paint(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, color: str) -> None:
-    shade = 0.7 + 0.3 * _crop(rng, img.shape[0], TEXTURES, max_k=1) / 255.0
-    rgb = np.asarray(COLORS[color], dtype=np.float64)
-    img[mask] = (shade[..., None] * rgb)[mask]
-
-
-def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    noise = rng.integers(-6, 7, size=img.shape)  # integer noise: exact on every machine
-    return np.clip(np.rint(img) + noise, 0, 255).astype(np.uint8)
-
-
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255.0)
-
-
-# ----------------------------------------------------------------------------- scenes
-
-
-def _place(
-    rng: np.random.Generator,
-    size: int,
-    shape: str,
-    r_range: tuple[float, float],
-    centre_box: tuple[float, float, float, float] | None,
-    occupied: np.ndarray,
-    tries: int = 30,
-) -> np.ndarray | None:
-    """Draw a mask of ``shape`` that fits the image and keeps a 1-pixel gap to ``occupied``."""
-    keep_out = _dilate(occupied, 1)
-    for _ in range(tries):
-        r = rng.uniform(*r_range)
-        theta = rng.uniform(0.0, 2 * math.pi)
-        if centre_box is None:
-            cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
-        else:
-            x0, y0, x1, y1 = centre_box
-            cx = rng.uniform(max(r, x0), max(max(r, x0), min(size - r, x1)))
-            cy = rng.uniform(max(r, y0), max(max(r, y0), min(size - r, y1)))
-        mask = _shape_mask(shape, size, cx, cy, r, theta)
-        if mask.sum() >= 6 and not (mask & keep_out).any():
-            return mask
-    return None
-
-
-def _box(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-
-
-def _scenes(
-    n: int, size: int, max_objects: int, seed: int, classes: Sequence[str]
-) -> tuple[np.ndarray, list[list[np.ndarray]], list[list[int]]]:
-    """Images (N, S, S, 3) uint8, per image the object masks and labels 1..K (0 = background)."""
-    rng = np.random.default_rng(seed)
-    images = np.empty((n, size, size, 3), dtype=np.uint8)
-    all_masks: list[list[np.ndarray]] = []
-    all_labels: list[list[int]] = []
-    for i in range(n):
-        img = _background(rng, size)
-        occupied = np.zeros((size, size), dtype=bool)
-        masks, labels = [], []
-        for _ in range(int(rng.integers(1, max_objects + 1))):
-            label = int(rng.integers(len(classes)))
-            mask = _place(rng, size, classes[label], (0.1 * size, 0.22 * size), None, occupied)
-            if mask is None:  # no room left: fewer objects in this image
-                continue
-            _paint(rng, img, mask, list(COLORS)[int(rng.integers(len(COLORS)))])
-            occupied |= mask
-            masks.append(mask)
-            labels.append(label + 1)
-        images[i] = _finish(rng, img)
-        all_masks.append(masks)
-        all_labels.append(labels)
-    return images, all_masks, all_labels
-
-
-# ----------------------------------------------------------------------------- public
-
-
-def _classification_uint8(
+def shapes_classification_uint8(
     n: int, size: int, seed: int, classes: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``shapes_classification`` as uint8 arrays: images (N, S, S, 3) and labels (N,) int64.
+
+    What the stand-ins write to disk (no argument checks: callers pass checked values).
+    """
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(classes))  # balanced classes, shuffled
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     empty = np.zeros((size, size), dtype=bool)
     for i, label in enumerate(labels):
-        img = _background(rng, size)
-        mask = _place(rng, size, classes[label], (0.28 * size, 0.45 * size), None, empty)
+        img = background(rng, size)
+        mask = place_shape(rng, size, classes[label], (0.28 * size, 0.45 * size), None, empty)
         assert mask is not None  # an empty image always has room
-        _paint(rng, img, mask, list(COLORS)[int(rng.integers(len(COLORS)))])
-        images[i] = _finish(rng, img)
+        paint(rng, img, mask, list(COLORS)[int(rng.integers(len(COLORS)))])
+        images[i] = finish(rng, img)
     return images, labels.astype(np.int64)
 
 
@@ -310,8 +124,8 @@ def shapes_classification(
     _check_n(n)
     _check_size(size, 16)
     classes = _check_names("shape", classes, ALL_SHAPES)
-    images, labels = _classification_uint8(n, size, seed, classes)
-    return _to_tensor(images), torch.from_numpy(labels)
+    images, labels = shapes_classification_uint8(n, size, seed, classes)
+    return to_tensor(images), torch.from_numpy(labels)
 
 
 def shapes_detection(
@@ -346,15 +160,15 @@ def shapes_detection(
     if not isinstance(max_objects, (int, np.integer)) or max_objects < 1:
         raise ValueError(f"max_objects must be an integer >= 1, got {max_objects!r}.")
     classes = _check_names("shape", classes, ALL_SHAPES)
-    images, masks, labels = _scenes(n, size, max_objects, seed, classes)
+    images, masks, labels = scenes(n, size, max_objects, seed, classes)
     targets = [
         {
-            "boxes": torch.tensor([_box(m) for m in ms], dtype=torch.float32).reshape(-1, 4),
+            "boxes": torch.tensor([mask_box(m) for m in ms], dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(ls, dtype=torch.int64),
         }
         for ms, ls in zip(masks, labels)
     ]
-    return _to_tensor(images), targets
+    return to_tensor(images), targets
 
 
 def shapes_segmentation(
@@ -391,7 +205,7 @@ def shapes_segmentation(
     if not isinstance(ignore_width, (int, np.integer)) or not 0 <= ignore_width <= 3:
         raise ValueError(f"ignore_width must be an integer from 0 to 3, got {ignore_width!r}.")
     classes = _check_names("shape", classes, ALL_SHAPES)
-    images, masks, labels = _scenes(n, size, max_objects, seed, classes)
+    images, masks, labels = scenes(n, size, max_objects, seed, classes)
     out = np.zeros((n, size, size), dtype=np.uint8)
     for i, (ms, ls) in enumerate(zip(masks, labels)):
         for m, label in zip(ms, ls):
@@ -400,9 +214,9 @@ def shapes_segmentation(
             band = np.zeros((size, size), dtype=bool)
             for value in np.unique(out[i]):
                 region = out[i] == value
-                band |= _dilate(~region, ignore_width) & region  # inside edge of each region
+                band |= dilate(~region, ignore_width) & region  # inside edge of each region
             out[i][band] = 255
-    return _to_tensor(images), torch.from_numpy(out)
+    return to_tensor(images), torch.from_numpy(out)
 
 
 def captioned_shapes(
@@ -452,41 +266,41 @@ def captioned_shapes(
     captions: list[str] = []
     attributes: list[dict[str, Any]] = []
     for i in range(n):
-        img = _background(rng, size)
+        img = background(rng, size)
         occupied = np.zeros((size, size), dtype=bool)
         order = [POSITIONS[int(j)] for j in rng.permutation(len(POSITIONS))]
         size_word = ("small", "large")[int(rng.integers(2))]
         color = colors[int(rng.integers(len(colors)))]
         shape = SHAPES[int(rng.integers(len(SHAPES)))]
-        mask = _place(rng, size, shape, radii[size_word], regions[order[0]], occupied, tries=1000)
+        mask = place_shape(rng, size, shape, radii[size_word], regions[order[0]], occupied, tries=1000)
         assert mask is not None  # the first object always fits its region
-        _paint(rng, img, mask, color)
+        paint(rng, img, mask, color)
         occupied |= mask
         attrs = {"size": size_word, "color": color, "shape": shape, "position": order[0],
-                 "box": _box(mask)}
+                 "box": mask_box(mask)}
         for position in order[1 : 1 + num_distractors]:
             d_color, d_shape = color, shape
             while (d_color, d_shape) == (color, shape):
                 d_color = colors[int(rng.integers(len(colors)))]
                 d_shape = SHAPES[int(rng.integers(len(SHAPES)))]
             d_size = ("small", "large")[int(rng.integers(2))]
-            d_mask = _place(rng, size, d_shape, radii[d_size], regions[position], occupied)
+            d_mask = place_shape(rng, size, d_shape, radii[d_size], regions[position], occupied)
             if d_mask is not None:
-                _paint(rng, img, d_mask, d_color)
+                paint(rng, img, d_mask, d_color)
                 occupied |= d_mask
-        images[i] = _finish(rng, img)
+        images[i] = finish(rng, img)
         captions.append(f"a {size_word} {color} {shape} in the {order[0]}")
         attributes.append(attrs)
-    return _to_tensor(images), captions, attributes
+    return to_tensor(images), captions, attributes
 
 
 def _scratch(rng: np.random.Generator, size: int) -> np.ndarray:
-    xs, ys = _grid(size)
-    x0, y0 = _q(rng.uniform(0.1 * size, 0.9 * size, size=2))
+    xs, ys = pixel_centres(size)
+    x0, y0 = quantize(rng.uniform(0.1 * size, 0.9 * size, size=2))
     length, theta = rng.uniform(0.3 * size, 0.7 * size), rng.uniform(0, 2 * math.pi)
-    x1 = float(_q(np.clip(x0 + length * math.cos(theta), 1, size - 1)))
-    y1 = float(_q(np.clip(y0 + length * math.sin(theta), 1, size - 1)))
-    half = float(_q(rng.uniform(0.5, 1.1)))
+    x1 = float(quantize(np.clip(x0 + length * math.cos(theta), 1, size - 1)))
+    y1 = float(quantize(np.clip(y0 + length * math.sin(theta), 1, size - 1)))
+    half = float(quantize(rng.uniform(0.5, 1.1)))
     dx, dy = x1 - x0, y1 - y0
     t = np.clip(((xs - x0) * dx + (ys - y0) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
     px, py = xs - (x0 + t * dx), ys - (y0 + t * dy)
@@ -533,9 +347,9 @@ def texture_defects(
     labels = rng.permutation(np.arange(n) < n_bad).astype(np.int64)
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     masks = np.zeros((n, size, size), dtype=np.uint8)
-    xs, ys = _grid(size)
+    xs, ys = pixel_centres(size)
     for i in range(n):
-        img = np.repeat(_crop(rng, size, textures)[..., None], 3, axis=2)
+        img = np.repeat(texture_crop(rng, size, textures)[..., None], 3, axis=2)
         if labels[i]:
             for _ in range(int(rng.integers(1, 3))):
                 if rng.random() < 0.5:
@@ -545,12 +359,12 @@ def texture_defects(
                 else:
                     cx, cy = rng.uniform(0.15 * size, 0.85 * size, size=2)
                     r = rng.uniform(0.04 * size, 0.09 * size)
-                    m = _shape_mask("ellipse", size, cx, cy, r, rng.uniform(0, math.pi))
+                    m = shape_mask("ellipse", size, cx, cy, r, rng.uniform(0, math.pi))
                     img[m] = img[m] * 0.3 + np.array([110.0, 60.0, 25.0])  # rust
                 masks[i][m] = 1
         noise = rng.integers(-4, 5, size=(size, size))[..., None]  # grey noise keeps R = G = B
         images[i] = np.clip(np.rint(img) + noise, 0, 255).astype(np.uint8)
-    return _to_tensor(images), torch.from_numpy(labels), torch.from_numpy(masks)
+    return to_tensor(images), torch.from_numpy(labels), torch.from_numpy(masks)
 
 
 def house_csv(path: str | Path) -> Path:
