@@ -398,12 +398,15 @@ def test_cifar10_stand_in_is_read_by_torchvision_and_announced(tmp_path, capsys)
     assert out.startswith(f"CIFAR-10 not found under {tmp_path}: using a same-format stand-in")
     assert "python data_scripts/fetch.py cifar10" in out
     assert isinstance(ds, torchvision.datasets.CIFAR10) and ds.is_stand_in
-    assert ds.data.shape == (500, 32, 32, 3) and ds.data.dtype == np.uint8
-    assert ds.classes == list(D.CIFAR10_CLASSES) and sorted(set(ds.targets)) == list(range(10))
+    assert ds.data.shape == (5000, 32, 32, 3) and ds.data.dtype == np.uint8
+    # a stand-in is named after what it shows, never after CIFAR-10's classes
+    assert ds.classes == list(D.CIFAR10_STAND_IN_CLASSES) == list(D.ALL_SHAPES)
+    assert not set(ds.classes) & set(D.CIFAR10_CLASSES)
+    assert torch.bincount(torch.tensor(ds.targets)).tolist() == [500] * 10
     img, label = ds[0]
     assert isinstance(img, Image.Image) and img.size == (32, 32) and isinstance(label, int)
     test = D.cifar10(tmp_path, train=False, transform=torchvision.transforms.ToTensor())
-    assert len(test) == 100 and test[0][0].shape == (3, 32, 32)
+    assert len(test) == 1000 and test[0][0].shape == (3, 32, 32)
     base = tmp_path / "cifar-10-batches-py"
     assert sorted(p.name for p in base.iterdir()) == sorted(
         ["batches.meta", "test_batch", D.STAND_IN_MARKER] + [f"data_batch_{i}" for i in range(1, 6)])
@@ -415,6 +418,18 @@ def test_cifar10_stand_in_is_read_by_torchvision_and_announced(tmp_path, capsys)
     # plain torchvision checks the real archive's md5 sums, which a stand-in cannot match
     with pytest.raises(RuntimeError, match="corrupted"):
         torchvision.datasets.CIFAR10(tmp_path, download=False)
+
+
+def test_an_outdated_stand_in_is_rewritten(tmp_path, capsys):
+    D.cifar10(tmp_path, train=False)
+    marker = tmp_path / "cifar-10-batches-py" / D.STAND_IN_MARKER
+    data = json.loads(marker.read_text())
+    data["stand_in_version"] = "1"  # an older stand-in (its files still match their md5 sums)
+    data.pop("classes")
+    marker.write_text(json.dumps(data))
+    ds = D.cifar10(tmp_path, train=False)
+    assert json.loads(marker.read_text())["stand_in_version"] == D.standins.STAND_IN_VERSION
+    assert ds.classes == list(D.CIFAR10_STAND_IN_CLASSES)
 
 
 def test_cifar10_without_marker_is_taken_as_real_and_checked(tmp_path, capsys):
@@ -429,8 +444,9 @@ def test_flower_stand_in_for_image_folder_and_real_folder(tmp_path, capsys):
     ds = D.flower_photos(tmp_path)
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "flower_photos not found" in out and "fetch.py flower_photos" in out
-    assert ds.is_stand_in and ds.classes == list(D.FLOWER_CLASSES) and len(ds) == 200
-    assert torch.bincount(torch.tensor(ds.targets)).tolist() == [40] * 5
+    assert ds.is_stand_in and ds.classes == list(D.FLOWER_STAND_IN_CLASSES) and len(ds) == 400
+    assert not set(ds.classes) & set(D.FLOWER_CLASSES)
+    assert torch.bincount(torch.tensor(ds.targets)).tolist() == [80] * 5
     again = torchvision.datasets.ImageFolder(tmp_path / "flower_photos")
     assert again.classes == ds.classes and again[0][0].size == (64, 64)
     real_root = tmp_path / "real"

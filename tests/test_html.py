@@ -70,12 +70,38 @@ def test_the_scanner_would_catch_remote_assets(tmp_path: Path) -> None:
     assert len(_remote_assets(tmp_path)) == 3
 
 
+CELL = re.compile(r'<div class="cell( [^"]*)? docutils container"')
+FIGURE = re.compile(r'<img [^>]*src="[^"]*_images/[^"]+\.(png|svg|jpg)"')
+
+
+def cells_with_traceback(page: str) -> list[tuple[int, bool]]:
+    """(cell number, tagged raises-exception) for every cell whose output shows a traceback."""
+    starts = [(m.start(), "tag_raises-exception" in (m.group(1) or "")) for m in CELL.finditer(page)]
+    found = []
+    for i, (pos, tagged) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(page)
+        if 'class="output traceback' in page[pos:end]:
+            found.append((i, tagged))
+    return found
+
+
 def test_lessons_show_checks_and_figures(root: Path, html: Path) -> None:
     for doc in toc_files(root):
         if doc.startswith("lessons/"):
             page = (html / f"{doc}.html").read_text(encoding="utf-8")
             assert "✓" in page, f"{doc} shows no executed check"
-            assert "Traceback" not in page or "raises-exception" in page or "Error" in page
+            assert FIGURE.search(page), f"{doc} shows no figure"
+            stray = [i for i, tagged in cells_with_traceback(page) if not tagged]
+            assert not stray, f"{doc}: tracebacks outside raises-exception cells: cells {stray}"
+
+
+def test_the_page_scanner_would_catch_a_stray_traceback() -> None:
+    page = ('<div class="cell tag_raises-exception docutils container">'
+            '<div class="output traceback highlight-ipythontb">ZeroDivisionError</div></div>'
+            '<div class="cell docutils container"><div class="output stream">ok</div></div>'
+            '<div class="cell docutils container"><div class="output traceback x">KeyError</div>')
+    assert cells_with_traceback(page) == [(0, True), (2, False)]
+    assert not FIGURE.search('<img alt="Colab logo" src="../_static/images/logo_colab.png">')
 
 
 @pytest.fixture(scope="module")

@@ -462,3 +462,66 @@ def test_plot_function_and_derivative_names_axes_and_errors():
         P.plot_function_and_derivative(torch.tanh, n=1)
     with pytest.raises(ValueError, match=r"\(1,\)"):
         P.plot_function_and_derivative(lambda x: x.sum(0, keepdim=True))
+
+
+# ----------------------------------------------------------------------------- diagrams
+
+
+def test_draw_grid_writes_every_number_and_frames_each_window() -> None:
+    m = np.arange(12).reshape(3, 4)
+    fig = P.draw_grid(m, windows=[P.Window(0, 1, 2, 2, "tab:red", "w")], pad=1)
+    ax = fig.axes[0]
+    numbers = [t.get_text() for t in ax.texts if t.get_text() != "w"]
+    assert numbers == [str(v) for v in m.reshape(-1)]  # row by row, every cell
+    frames = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_facecolor()[3] == 0]
+    assert [(f.get_x(), f.get_y(), f.get_width(), f.get_height()) for f in frames] == [(1, 0, 2, 2)]
+    grey = [t for t in ax.texts if t.get_color() == "0.45"]
+    assert len(grey) == 12 - 2  # every cell but the two inside the border is padding
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros((2, 2, 2))])
+def test_draw_grid_rejects_non_matrices(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="2-D matrix"):
+        P.draw_grid(bad)
+
+
+def test_draw_grid_rejects_a_window_outside() -> None:
+    with pytest.raises(ValueError, match="outside the 2×2 grid"):
+        P.draw_grid(np.zeros((2, 2)), windows=[P.Window(1, 1, 2, 1)])
+
+
+def test_draw_graph_draws_a_box_per_node_and_an_arrow_per_edge() -> None:
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    nodes = {"x": P.Node((0, 0), "x"), "f": P.Node((1.5, 0), "f", "op"), "y": P.Node((3, 0), "y", "loss")}
+    fig = P.draw_graph(nodes, [("x", "f"), ("f", "y", "grad")])
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(boxes) == 3 and len(arrows) == 2
+    assert [b.get_facecolor()[:3] for b in boxes] == [
+        matplotlib.colors.to_rgb(P.diagrams.NODE_COLORS[k]) for k in ("data", "op", "loss")]
+    assert {t.get_text() for t in ax.texts} == {"x", "f", "y", "grad"}
+    plt.close(fig)
+
+
+def test_draw_graph_names_unknown_nodes_and_kinds() -> None:
+    with pytest.raises(ValueError, match=r"unknown node\(s\) \['z'\]"):
+        P.draw_graph({"x": P.Node((0, 0), "x")}, [("x", "z")])
+    with pytest.raises(ValueError, match="kind 'tensor'"):
+        P.draw_graph({"x": P.Node((0, 0), "x", "tensor")}, [])
+
+
+def test_draw_chain_snakes_so_every_arrow_joins_neighbours() -> None:
+    from matplotlib.patches import FancyArrowPatch
+
+    fig = P.draw_chain([str(i) for i in range(5)], notes=["a", "b", "c", "d"], per_row=3)
+    ax = fig.axes[0]
+    centres = {t.get_text(): t.get_position() for t in ax.texts if t.get_text().isdigit()}
+    assert centres["2"][0] == centres["3"][0]  # row 2 starts under the end of row 1
+    assert centres["4"][0] < centres["3"][0]  # and runs back to the left
+    assert len([p for p in ax.patches if isinstance(p, FancyArrowPatch)]) == 4
+    with pytest.raises(ValueError, match="Got 1 notes for 4 arrows"):
+        P.draw_chain(list("abcde"), notes=["x"])
+    plt.close(fig)

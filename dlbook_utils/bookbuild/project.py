@@ -26,6 +26,8 @@ __all__ = [
     "repository_url",
     "colab_cell_source",
     "check_project",
+    "contract_problems",
+    "MAX_CODE_LINE",
     "write_golden",
     "atomic_write_text",
     "strip_cell_metadata",
@@ -177,7 +179,8 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
     Checks: every lesson in ``_toc.yml`` exists and every ``lessons/**.md`` is in the toc; each
     ``.md`` has an ``.ipynb`` pair with identical cell types and sources; the first code cell is
     tagged ``parameters`` and sets ``DEVICE``; the second code cell is the Colab setup cell for
-    ``repository.url``. With ``fix=True`` wrong Colab cells are rewritten (in both files).
+    ``repository.url``; the mechanical rules of the lesson contract (:func:`contract_problems`).
+    With ``fix=True`` wrong Colab cells are rewritten (in both files).
     """
     problems: list[str] = []
     in_toc = toc_lessons(root)
@@ -212,6 +215,7 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
                     f"{rel}: the Colab setup cell does not match repository.url "
                     f"({repository_url(root)}); run `dlbook check --fix`."
                 )
+        problems += [f"{rel}: {p}" for p in contract_problems(nb)]
         if ".cuda()" in md.read_text(encoding="utf-8"):
             problems.append(f"{rel} calls .cuda(); use dlbook_utils.get_device() and .to(device).")
         ipynb = md.with_suffix(".ipynb")
@@ -224,6 +228,74 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
                 f"{rel} and {ipynb.name} disagree on cell sources; rebuild the pair with "
                 "`dlbook build` and `dlbook golden`."
             )
+    return problems
+
+
+MAX_CODE_LINE = 79  # the HTML code column shows about 78 characters before it scrolls
+_ADMONITION = re.compile(r"^[ \t]*(:{3,})\{admonition\}[ \t]*(.*)$", re.M)
+
+
+def _admonitions(markdown: str) -> list[tuple[str, str]]:
+    """(title, options text) of every ``:::{admonition}`` in a markdown cell."""
+    out = []
+    for m in _ADMONITION.finditer(markdown):
+        rest = markdown[m.end():].split("\n")
+        options = "\n".join(line.strip() for line in rest[1:6]
+                            if line.strip().startswith(":") and not line.strip().startswith(m.group(1)))
+        out.append((m.group(2).strip(), options))
+    return out
+
+
+def contract_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """The mechanical rules of the lesson contract v2 (CONTRIBUTING.md), one sentence each.
+
+    Code lines at most ``MAX_CODE_LINE`` characters; an opening paragraph about the topic,
+    not the notes; at most three "Pitfall" boxes; no old-style "Errata" boxes; an "Exercises"
+    section with 2-4 hints; a "Sources" note and at most one collapsed "Corrections to the
+    source notes" dropdown, both after the exercises.
+    """
+    problems: list[str] = []
+    wide = [(i, n, len(line)) for i, c in enumerate(_code_cells(nb), 1)
+            for n, line in enumerate(c.source.splitlines(), 1) if len(line) > MAX_CODE_LINE]
+    if wide:
+        where = ", ".join(f"cell {i} line {n} ({k} chars)" for i, n, k in wide[:3])
+        more = f" and {len(wide) - 3} more" if len(wide) > 3 else ""
+        problems.append(f"{len(wide)} code line(s) over {MAX_CODE_LINE} characters: {where}{more}.")
+    texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    body = "\n\n".join(texts)
+    opening = next((para for para in re.split(r"\n\s*\n", body)
+                    if para.strip() and not para.lstrip().startswith(("#", "(", ":::", "```"))), "")
+    if re.search(r"\bnotes\b", opening, re.I):
+        problems.append("the opening paragraph talks about the notes; open with why the topic "
+                        "matters and put the mapping to the notes in the Sources note.")
+    boxes = [(title, opts, i) for i, t in enumerate(texts) for title, opts in _admonitions(t)]
+    pitfalls = [b for b in boxes if b[0].lower().startswith("pitfall")]
+    if len(pitfalls) > 3:
+        problems.append(f"{len(pitfalls)} pitfall boxes; the contract allows at most three "
+                        "(move notes-specific slips to the Corrections dropdown).")
+    if any(b[0].lower().startswith("errata") for b in boxes):
+        problems.append("an old-style 'Errata' box; make it a Pitfall box or a line of the "
+                        "'Corrections to the source notes' dropdown.")
+    ex = next((i for i, t in enumerate(texts) if re.search(r"^##\s+Exercises\s*$", t, re.M)), None)
+    if ex is None:
+        problems.append("no '## Exercises' section.")
+        return problems
+    hints = [b for b in boxes if b[2] >= ex and b[0].lower().startswith("hint")]
+    if not 2 <= len(hints) <= 4:
+        problems.append(f"{len(hints)} exercise hints; the contract asks for 2-4 exercises, "
+                        "each with a Hint dropdown.")
+    if any("dropdown" not in b[1] for b in hints):
+        problems.append("an exercise hint is not a dropdown (`:class: dropdown`).")
+    if not any(b[0].lower().startswith("sources") and b[2] >= ex for b in boxes):
+        problems.append("no 'Sources' note after the exercises (which sections of the notes "
+                        "the lesson mirrors).")
+    corrections = [b for b in boxes if b[0].lower().startswith("corrections to the source notes")]
+    if len(corrections) > 1:
+        problems.append(f"{len(corrections)} 'Corrections to the source notes' boxes; use one.")
+    for title, opts, i in corrections:
+        if i < ex or "dropdown" not in opts:
+            problems.append("the 'Corrections to the source notes' box must be a collapsed "
+                            "dropdown after the exercises.")
     return problems
 
 

@@ -51,7 +51,13 @@ from dlbook_utils.data.remote import (
     download,
     fetch,
 )
-from dlbook_utils.data.standins import CIFAR10StandIn, cifar10, flower_photos
+from dlbook_utils.data.standins import (
+    CIFAR10_STAND_IN_CLASSES,
+    FLOWER_STAND_IN_CLASSES,
+    CIFAR10StandIn,
+    cifar10,
+    flower_photos,
+)
 from dlbook_utils.data.synthetic import (
     ALL_SHAPES,
     COLORS,
@@ -80,5 +86,6 @@ __all__ = [
     "read_mask_png", "voc_palette", "prepare", "PREPARABLE",
     # real data sets: fetched, or stand-ins
     "cifar10", "flower_photos", "CIFAR10StandIn", "CIFAR10_CLASSES", "FLOWER_CLASSES",
+    "CIFAR10_STAND_IN_CLASSES", "FLOWER_STAND_IN_CLASSES",
     "STAND_IN_MARKER", "fetch", "download", "FETCHABLE",
 ]

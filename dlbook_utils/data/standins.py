@@ -20,18 +20,29 @@ from torchvision.datasets import CIFAR10, ImageFolder
 
 from dlbook_utils.data.files import STAND_IN_MARKER, ensure_dir, md5_of, replace_dir
 from dlbook_utils.data.paths import data_root
-from dlbook_utils.data.remote import CIFAR10_CLASSES, FLOWER_CLASSES
 from dlbook_utils.data.synthetic import (
     ALL_SHAPES,
     GENERATOR_VERSION,
     shapes_classification_uint8,
 )
 
-__all__ = ["CIFAR10StandIn", "cifar10", "flower_photos"]
+__all__ = [
+    "CIFAR10StandIn",
+    "cifar10",
+    "flower_photos",
+    "CIFAR10_STAND_IN_CLASSES",
+    "FLOWER_STAND_IN_CLASSES",
+    "STAND_IN_VERSION",
+]
 
-_CIFAR_COUNTS = (500, 100)  # stand-in train / test images
-_FLOWER_SHAPES = ("circle", "star", "ring", "hexagon", "triangle")  # daisy … tulips
-_FLOWER_PER_CLASS = 40
+# A stand-in carries names of its own (what its images show), never the real set's class names,
+# and is large enough to learn: LeNet reaches about 80 % on the CIFAR-10 stand-in in 10 epochs
+# (chance: 10 %). Bump STAND_IN_VERSION whenever what a stand-in holds changes.
+STAND_IN_VERSION = "2"
+_CIFAR_COUNTS = (5000, 1000)  # stand-in train / test images
+CIFAR10_STAND_IN_CLASSES: tuple[str, ...] = ALL_SHAPES  # 10 shapes, one per CIFAR-10 label
+FLOWER_STAND_IN_CLASSES: tuple[str, ...] = ("circle", "hexagon", "ring", "star", "triangle")
+_FLOWER_PER_CLASS = 80
 
 
 def _write_cifar10_stand_in(root: Path) -> None:
@@ -51,19 +62,21 @@ def _write_cifar10_stand_in(root: Path) -> None:
                 "batch_label": batch_label,
                 "labels": [int(v) for v in labels],
                 "data": rows,  # (n, 3072) uint8
-                "filenames": [f"stand_in_{ALL_SHAPES[v]}_{j:05d}.png"
+                "filenames": [f"stand_in_{CIFAR10_STAND_IN_CLASSES[v]}_{j:05d}.png"
                               for j, v in enumerate(labels)],
             }
             (tmp / fname).write_bytes(pickle.dumps(entry, protocol=2))
-        meta = {"num_cases_per_batch": len(batches[0][2]), "label_names": list(CIFAR10_CLASSES),
+        meta = {"num_cases_per_batch": len(batches[0][2]),
+                "label_names": list(CIFAR10_STAND_IN_CLASSES),
                 "num_vis": 3072}
         (tmp / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
         marker = {
             "stand_in_for": "CIFAR-10",
             "made_by": "dlbook_utils.data.cifar10",
             "generator_version": GENERATOR_VERSION,
+            "stand_in_version": STAND_IN_VERSION,
             "counts": {"train": _CIFAR_COUNTS[0], "test": _CIFAR_COUNTS[1]},
-            "class_is_shape": dict(zip(CIFAR10_CLASSES, ALL_SHAPES)),
+            "classes": list(CIFAR10_STAND_IN_CLASSES),
             "md5": {p.name: md5_of(p) for p in sorted(tmp.iterdir())},
             "note": "Synthetic shapes in CIFAR-10's format, NOT CIFAR-10: results on it say "
                     "nothing about CIFAR-10. Run `python data_scripts/fetch.py cifar10` online.",
@@ -80,7 +93,9 @@ def _stand_in_ok(folder: Path) -> bool:
         marker = json.loads((folder / STAND_IN_MARKER).read_text())
     except (OSError, ValueError):
         return False
-    if marker.get("generator_version") != GENERATOR_VERSION:
+    if (marker.get("generator_version"), marker.get("stand_in_version")) != (
+        GENERATOR_VERSION, STAND_IN_VERSION
+    ):
         return False
     files = marker.get("md5", {})
     return all((folder / f).is_file() and md5_of(folder / f) == h for f, h in files.items())
@@ -125,9 +140,10 @@ def cifar10(
 
     Explained in Part 2, "Train, evaluate, predict" (the notes' LeNet on CIFAR-10). The real
     set is ``root/cifar-10-batches-py`` as unpacked from the official archive (``fetch``).
-    Without it, a stand-in is written there once (500 training and 100 test 32×32 images of
-    ten synthetic shapes, labelled with CIFAR-10's class names; ``DLBOOK_STAND_IN.json`` in the
-    folder marks it and says which shape is which class), and one line is printed saying so.
+    Without it, a stand-in is written there once (5,000 training and 1,000 test 32×32 images of
+    ten synthetic shapes, whose class names are the shapes, ``CIFAR10_STAND_IN_CLASSES``, not
+    CIFAR-10's; ``DLBOOK_STAND_IN.json`` in the folder marks it), and one line is printed saying
+    so. Results on a stand-in say nothing about CIFAR-10.
 
     Args:
         root: folder holding ``cifar-10-batches-py``.
@@ -136,7 +152,8 @@ def cifar10(
 
     Returns:
         A ``torchvision.datasets.CIFAR10`` (``CIFAR10StandIn`` for a stand-in): ``.data``
-        ndarray (N, 32, 32, 3) uint8, ``.targets`` list of ints, ``.classes`` the 10 names,
+        ndarray (N, 32, 32, 3) uint8, ``.targets`` list of ints, ``.classes`` the 10 names
+        (CIFAR-10's for the real set, the shapes' for a stand-in),
         items ``(PIL image, int)`` before transforms, and ``.is_stand_in`` (bool).
 
     Raises:
@@ -162,9 +179,9 @@ def cifar10(
         _write_cifar10_stand_in(root)
     ds = CIFAR10StandIn(root, train=train, transform=transform, target_transform=target_transform)
     print(
-        f"CIFAR-10 not found under {root}: using a same-format stand-in ({_CIFAR_COUNTS[0]} train"
-        f" + {_CIFAR_COUNTS[1]} test images of synthetic shapes); run "
-        "`python data_scripts/fetch.py cifar10` online for the real set."
+        f"CIFAR-10 not found under {root}: using a same-format stand-in ({_CIFAR_COUNTS[0]:,} "
+        f"train + {_CIFAR_COUNTS[1]:,} test images of 10 synthetic shapes, with their own class "
+        "names); run `python data_scripts/fetch.py cifar10` online for the real set."
     )
     return ds
 
@@ -172,18 +189,20 @@ def cifar10(
 def _write_flower_stand_in(root: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".flower_photos.", suffix=".tmp", dir=root))
     try:
-        images, labels = shapes_classification_uint8(_FLOWER_PER_CLASS * 5, 64, 0, _FLOWER_SHAPES)
-        for name in FLOWER_CLASSES:
+        names = FLOWER_STAND_IN_CLASSES
+        images, labels = shapes_classification_uint8(_FLOWER_PER_CLASS * 5, 64, 0, names)
+        for name in names:
             (tmp / name).mkdir()
         for i, (img, label) in enumerate(zip(images, labels)):
-            path = tmp / FLOWER_CLASSES[label] / f"stand_in_{i:05d}.jpg"
+            path = tmp / names[label] / f"stand_in_{i:05d}.jpg"
             Image.fromarray(img).save(path, quality=90)
         marker = {
             "stand_in_for": "flower_photos",
             "made_by": "dlbook_utils.data.flower_photos",
             "generator_version": GENERATOR_VERSION,
+            "stand_in_version": STAND_IN_VERSION,
             "counts": {"images": len(labels)},
-            "class_is_shape": dict(zip(FLOWER_CLASSES, _FLOWER_SHAPES)),
+            "classes": list(FLOWER_STAND_IN_CLASSES),
             "md5": {},
             "note": "Synthetic shapes in flower_photos' folder layout, NOT flower photos. Run "
                     "`python data_scripts/fetch.py flower_photos` online for the real set.",
@@ -204,16 +223,18 @@ def flower_photos(
 
     Explained in Part 5, "AlexNet" (ImageFolder, ``class_indices.json``, train/predict). The
     real set is ``root/flower_photos/{daisy,dandelion,roses,sunflowers,tulips}/*.jpg`` as
-    unpacked by ``fetch``. Without it, a stand-in with the same five class folders is written
-    once (200 JPEGs, 64×64, of synthetic shapes; ``DLBOOK_STAND_IN.json`` marks it), and one
-    line is printed saying so.
+    unpacked by ``fetch``. Without it, a stand-in in the same layout is written once (400 JPEGs,
+    64×64, of five synthetic shapes in five class folders named after the shapes,
+    ``FLOWER_STAND_IN_CLASSES``; ``DLBOOK_STAND_IN.json`` marks it), and one line is printed
+    saying so.
 
     Args:
         root: folder holding ``flower_photos``.
         transform, target_transform: as for ``torchvision.datasets.ImageFolder``.
 
     Returns:
-        A ``torchvision.datasets.ImageFolder`` with ``.classes`` the 5 folder names, items
+        A ``torchvision.datasets.ImageFolder`` with ``.classes`` the 5 folder names (flowers
+        for the real set, shapes for a stand-in), items
         ``(PIL image, int)`` before transforms, and ``.is_stand_in`` (bool).
 
     Raises:
@@ -228,7 +249,8 @@ def flower_photos(
             _write_flower_stand_in(root)
         print(
             f"flower_photos not found under {root}: using a same-format stand-in "
-            f"({5 * _FLOWER_PER_CLASS} images of synthetic shapes in 5 class folders); run "
+            f"({5 * _FLOWER_PER_CLASS} images of 5 synthetic shapes, in class folders named after "
+            "the shapes); run "
             "`python data_scripts/fetch.py flower_photos` online for the real set."
         )
     ds = ImageFolder(folder, transform=transform, target_transform=target_transform)

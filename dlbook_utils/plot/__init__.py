@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dlbook_utils.plot.annotations import draw_boxes, overlay_mask
 from dlbook_utils.plot.base import DPI, FIGSIZE, to_image_array, use_book_style
+from dlbook_utils.plot.diagrams import Node, Window, draw_chain, draw_graph, draw_grid
 from dlbook_utils.plot.images import show_images
 from dlbook_utils.plot.internals import (
     FunctionPlot,
@@ -56,4 +57,9 @@ __all__ = [
     "ConfusionMatrixPlot",
     "plot_function_and_derivative",
     "FunctionPlot",
+    "draw_grid",
+    "Window",
+    "draw_graph",
+    "Node",
+    "draw_chain",
 ]
