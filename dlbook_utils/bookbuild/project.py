@@ -141,7 +141,7 @@ def colab_cell_source(root: Path) -> str:
     """The exact source of every lesson's Colab setup cell, derived from ``repository.url``."""
     url = repository_url(root)
     return (
-        f"{COLAB_MARKER} (written by `dlbook check --fix`; installs the helpers only in Colab)\n"
+        f"{COLAB_MARKER}: installs the helpers, in Colab only\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
@@ -316,7 +316,16 @@ def _fix_colab(md: Path, expected: str) -> None:
             if cell.source.startswith(COLAB_MARKER):
                 cell.source = expected
                 break
-        atomic_write_text(ipynb, nbformat.writes(nb) + "\n")
+        atomic_write_text(ipynb, notebook_text(nb))
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """The one serialisation of a golden notebook (``dlbook golden`` and ``check --fix``):
+    one JSON string per cell source, sorted keys, so rewriting a notebook changes only what
+    changed."""
+    text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    return text
 
 
 def write_golden(md: Path, executed: nbformat.NotebookNode) -> Path:
@@ -343,7 +352,5 @@ def write_golden(md: Path, executed: nbformat.NotebookNode) -> Path:
     golden.metadata.pop("jupytext", None)
     golden.metadata["jupytext"] = {"formats": "ipynb,md:myst"}
     target = md.with_suffix(".ipynb")
-    text = json.dumps(golden, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    nbformat.validate(nbformat.reads(text, as_version=4))
-    atomic_write_text(target, text)
+    atomic_write_text(target, notebook_text(golden))
     return target
