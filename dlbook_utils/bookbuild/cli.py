@@ -79,7 +79,9 @@ def _describe_failure(r: Result) -> str:
     e = r.error or {}
     where = f"cell {e['cell']} (`{e.get('cell_first_line', '')}`)" if e.get("cell") else "setup"
     keep = " The last good output is kept and shown in the book." if r.stale_output else ""
-    return f"Lesson {r.lesson} failed in {where}: {e.get('ename', '')}: {e.get('evalue', '')}.{keep}"
+    what = f"{e.get('ename', '')}: {e.get('evalue', '')}".rstrip()
+    end = "" if what.endswith((".", "!", "?")) else "."  # one full stop, not two
+    return f"Lesson {r.lesson} failed in {where}: {what}{end}{keep}"
 
 
 def _execute(root: Path, build: Path, jobs: list[Job], workers: int, use_cache: bool,
