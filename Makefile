@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.dlbook-installed
 LOCK   := requirements/lock.txt
 PYTEST_ARGS ?=
 
-.PHONY: book test bench setup browser lock check golden clean help
+.PHONY: book test bench setup browser lock check golden clean help cuda-wheels
 
 help:
 	@echo "make book | make test | make bench | make check | make golden | make lock | make clean"
@@ -45,6 +45,10 @@ check: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/dlbook golden $(ARGS)
+
+# Online, deliberate: the wheels tests/cuda_check.sh installs on a GPU machine without a network.
+cuda-wheels: $(STAMP)
+	$(BIN)/python tests/cuda_wheels.py _build/cuda_wheels
 
 # Deliberate: re-resolve the dependency ranges of pyproject.toml into a fresh lock file.
 lock:

@@ -106,7 +106,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     root = find_root()
     build = Path(args.build_dir).resolve() if args.build_dir else root / "_build"
     params = _params(args.param)
-    lessons = toc_lessons(root)
+    if args.lessons and not args.no_html:
+        raise ProjectError("--lessons executes a subset, which makes no book; add --no-html.")
+    lessons = [resolve_lesson(root, n) for n in args.lessons] if args.lessons else toc_lessons(root)
     missing = [p for p in lessons if not p.is_file()]
     if missing:
         raise ProjectError(f"_toc.yml names {missing[0].relative_to(root)}, which does not exist.")
@@ -310,6 +312,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--from-golden", action="store_true",
                    help="build the HTML from the committed golden notebooks, executing nothing")
     b.add_argument("--no-html", action="store_true", help="execute lessons only")
+    b.add_argument("--lessons", nargs="+", metavar="LESSON",
+                   help="execute only these lessons (slugs or paths; needs --no-html)")
     b.add_argument("--no-data", action="store_true", help="skip preparing the offline data sets")
     b.add_argument("-v", "--verbose", action="store_true", help="show Sphinx's progress")
     b.set_defaults(func=cmd_build)
