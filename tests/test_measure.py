@@ -34,6 +34,14 @@ def test_macs_match_torchvision_published_resnet18() -> None:
     assert abs(macs / 1e9 - 1.81) < 0.01
 
 
+def test_meta_device_counts_without_computing() -> None:
+    with torch.device("meta"):
+        vgg = torchvision.models.vgg16()
+        x = torch.zeros(1, 3, 224, 224)
+    assert count_parameters(vgg) == 138_357_544  # torchvision's table
+    assert round(count_macs(vgg, x) / 1e9, 2) == 15.47
+
+
 def test_compare_with_reference_loads_weights_and_reports_the_difference() -> None:
     torch.manual_seed(0)
     ref = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
