@@ -80,7 +80,7 @@ def resize_bilinear(images: np.ndarray, out: int) -> np.ndarray:
 def digits_dataset(
     train: bool = True, size: int = 8, test_fraction: float = 0.2, seed: int = 0
 ) -> TensorImageDataset:
-    """scikit-learn's 1,797 handwritten digits (8×8, 16 grey levels) as a torch Dataset.
+    """scikit-learn's 1,797 handwritten digits (8×8, 17 grey levels 0–16) as a torch Dataset.
 
     Explained in Part 2, "Datasets and transforms" and "DataLoader"; the lessons' default small
     real data set. The split is stratified and depends only on ``seed``, so ``train=True`` and
