@@ -506,6 +506,21 @@ def test_draw_graph_draws_a_box_per_node_and_an_arrow_per_edge() -> None:
     plt.close(fig)
 
 
+def test_draw_graph_boxes_fit_their_labels_and_edges_take_colours() -> None:
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    nodes = {"a": P.Node((0, 0), "DistributedSampler"), "b": P.Node((1.5, 0), "WWWW", "op")}
+    fig = P.draw_graph(nodes, [("a", "b", "grad", "tab:red")])
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for box, label in zip([p for p in ax.patches if isinstance(p, FancyBboxPatch)], ax.texts):
+        assert box.get_window_extent(renderer).width > label.get_window_extent(renderer).width
+    [arrow] = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert matplotlib.colors.to_rgb(arrow.get_edgecolor()) == matplotlib.colors.to_rgb("tab:red")
+    plt.close(fig)
+
+
 def test_draw_graph_names_unknown_nodes_and_kinds() -> None:
     with pytest.raises(ValueError, match=r"unknown node\(s\) \['z'\]"):
         P.draw_graph({"x": P.Node((0, 0), "x")}, [("x", "z")])

@@ -11,6 +11,7 @@ frame, and returns the ``Figure``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.textpath import TextToPath
 
 from dlbook_utils.plot.base import DPI, as_numpy
 
@@ -147,19 +150,28 @@ class Node:
     kind: str = "data"
 
 
+_TEXT = TextToPath()
+
+
 def _box_size(label: str, fontsize: float) -> tuple[float, float]:
+    """Width and height of a node box, in data units of about an inch: the label's measured
+    width (font metrics) plus padding, and its lines' height."""
     lines = label.split("\n")
-    return (0.085 * fontsize / 9 * max(len(s) for s in lines) + 0.3,
-            0.23 * fontsize / 9 * len(lines) + 0.17)
+    prop = FontProperties(size=fontsize)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a glyph missing from the font is measured as a box
+        width_pt = max(_TEXT.get_text_width_height_descent(s or " ", prop, ismath=False)[0]
+                       for s in lines)
+    return (width_pt / 72 + 0.3, 0.23 * fontsize / 9 * len(lines) + 0.17)
 
 
 def draw_graph(
     nodes: Mapping[str, Node],
-    edges: Sequence[tuple[str, str] | tuple[str, str, str]],
+    edges: Sequence[tuple[str, str] | tuple[str, str, str] | tuple[str, str, str, str]],
     ax: Axes | None = None,
     title: str | None = None,
     fontsize: float = 9,
-    figsize: tuple[float, float] = (6.0, 3.0),
+    figsize: tuple[float, float] | None = None,
     edge_color: str = "0.25",
 ) -> Figure:
     """Draw a directed graph of labelled boxes and arrows (a computation graph, a block).
@@ -170,8 +182,12 @@ def draw_graph(
 
     Args:
         nodes: name → :class:`Node`.
-        edges: ``(from, to)`` or ``(from, to, label)``; the label is written at the middle.
-        ax: draw here instead of on a new figure of ``figsize``.
+        edges: ``(from, to)``, ``(from, to, label)`` or ``(from, to, label, colour)``; the
+            label is written beside the middle of the arrow (above a horizontal one, right of
+            a vertical one), the colour overrides ``edge_color`` for that arrow.
+        ax: draw here instead of on a new figure.
+        figsize: the new figure's size; by default one data unit is about an inch (at most 9
+            inches wide, the labels shrunk to fit), so lay nodes about 1.5 units apart.
         title: the axes title.
         fontsize: size of the labels.
         edge_color: colour of the arrows (e.g. ``"tab:red"`` for a backward pass).
@@ -191,11 +207,35 @@ def draw_graph(
         missing = [n for n in edge[:2] if n not in nodes]
         if missing:
             raise ValueError(f"Edge {edge!r} names unknown node(s) {missing}; nodes: {list(nodes)}.")
+    text_in = {name: _box_size(n.label, fontsize) for name, n in nodes.items()}  # inches
+
+    def boxes(scale: float) -> tuple[dict[str, tuple[float, float]], float, float]:
+        """Box sizes in data units at ``scale`` inches per unit, and the x and y extents."""
+        sz = {k: ((w - 0.3) / scale + 0.3, (h - 0.17) / scale + 0.17) for k, (w, h) in
+              text_in.items()}
+        xs = [n.xy[0] + d * sz[k][0] / 2 for k, n in nodes.items() for d in (-1, 1)]
+        ys = [n.xy[1] + d * sz[k][1] / 2 for k, n in nodes.items() for d in (-1, 1)]
+        return sz, max(xs) - min(xs) + 0.2, max(ys) - min(ys) + 0.2
+
+    title_in = 0.35 if title else 0.05
+    sizes, width, height = boxes(1.0)  # one data unit = one inch
     if ax is None:
+        if figsize is None:  # at most 9 inches wide
+            figsize = (min(9.0, width), min(9.0, width) / width * height + title_in)
         fig, ax = plt.subplots(figsize=figsize, dpi=DPI, layout="constrained")
+        ax_w, ax_h = figsize[0], figsize[1] - title_in
     else:
         fig = ax.figure  # type: ignore[assignment]
-    sizes = {name: _box_size(n.label, fontsize) for name, n in nodes.items()}
+        fw, fh = fig.get_size_inches()
+        pos = ax.get_position()
+        ax_w, ax_h = pos.width * fw, pos.height * fh - title_in
+    # Where the drawing must shrink to fit, the labels shrink with it (never below 5 pt), so
+    # the picture looks like its one-inch-per-unit version, scaled.
+    scale = min(1.0, ax_w / width, ax_h / height)
+    if scale < 1.0:
+        fontsize = max(5.0, fontsize * scale)
+        text_in = {name: _box_size(n.label, fontsize) for name, n in nodes.items()}
+        sizes, _, _ = boxes(scale)
     for name, n in nodes.items():
         w, h = sizes[name]
         style = "round,pad=0.02,rounding_size=0.25" if n.kind == "op" else "round,pad=0.02"
@@ -207,19 +247,20 @@ def draw_graph(
         a, b = nodes[edge[0]], nodes[edge[1]]
         (wa, ha), (wb, hb) = sizes[edge[0]], sizes[edge[1]]
         start, end = _border_point(a.xy, b.xy, wa, ha), _border_point(b.xy, a.xy, wb, hb)
+        color = edge[3] if len(edge) > 3 and edge[3] else edge_color
         ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12,
-                                     color=edge_color, linewidth=1.2, zorder=1))
-        if len(edge) == 3 and edge[2]:
+                                     color=color, linewidth=1.2, zorder=1))
+        if len(edge) > 2 and edge[2]:
             mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-            ax.text(mx, my, edge[2], ha="center", va="center", fontsize=fontsize - 1,
-                    color=edge_color, zorder=4,
-                    bbox=dict(facecolor="white", edgecolor="none", pad=0.6))
-    xs = [n.xy[0] for n in nodes.values()]
-    ys = [n.xy[1] for n in nodes.values()]
-    mw = max((s[0] for s in sizes.values()), default=1.0)
-    mh = max((s[1] for s in sizes.values()), default=1.0)
-    ax.set_xlim(min(xs) - mw / 2 - 0.1, max(xs) + mw / 2 + 0.1)
-    ax.set_ylim(min(ys) - mh / 2 - 0.1, max(ys) + mh / 2 + 0.1)
+            horizontal = abs(end[0] - start[0]) >= abs(end[1] - start[1])
+            ax.text(mx + (0 if horizontal else 0.06), my + (0.05 if horizontal else 0),
+                    edge[2], ha="center" if horizontal else "left",
+                    va="bottom" if horizontal else "center", fontsize=fontsize - 1,
+                    color=color, zorder=4)
+    xs = [n.xy[0] + d * sizes[k][0] / 2 for k, n in nodes.items() for d in (-1, 1)]
+    ys = [n.xy[1] + d * sizes[k][1] / 2 for k, n in nodes.items() for d in (-1, 1)]
+    ax.set_xlim(min(xs) - 0.1, max(xs) + 0.1)
+    ax.set_ylim(min(ys) - 0.1, max(ys) + 0.12)
     ax.set_aspect("equal")
     _frame_off(ax)
     if title:
@@ -282,7 +323,4 @@ def draw_chain(
         nodes[str(i)] = Node((col * dx, -row * dy), label, kind)
         if i:
             edges.append((str(i - 1), str(i), notes[i - 1] if notes else ""))
-    rows = (len(items) - 1) // per_row + 1
-    width = min(len(items), per_row) * 1.15 + 0.4
-    return draw_graph(nodes, edges, ax=ax, title=title, fontsize=fontsize,
-                      figsize=(min(9.0, max(4.0, width)), 0.95 * rows + 0.5))
+    return draw_graph(nodes, edges, ax=ax, title=title, fontsize=fontsize)
