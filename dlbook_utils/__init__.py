@@ -32,6 +32,7 @@ __all__ = [
     "check",
     "check_at_least",
     "check_at_most",
+    "check_raises",
     "get_device",
     "seed_everything",
     "fit",
@@ -44,6 +45,7 @@ _LAZY = {
     "check": "dlbook_utils.checks",
     "check_at_least": "dlbook_utils.checks",
     "check_at_most": "dlbook_utils.checks",
+    "check_raises": "dlbook_utils.checks",
     "get_device": "dlbook_utils.device",
     "seed_everything": "dlbook_utils.device",
     "fit": "dlbook_utils.train",
@@ -52,7 +54,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from dlbook_utils.checks import check, check_at_least, check_at_most
+    from dlbook_utils.checks import check, check_at_least, check_at_most, check_raises
     from dlbook_utils.device import get_device, seed_everything
     from dlbook_utils.history import History
     from dlbook_utils.train import evaluate, fit

@@ -17,6 +17,8 @@ A check line shows what was *measured* next to what was claimed, then raises
     ✓ final training loss: 0.0121 ≤ 0.05
     check("the graph is freed after backward", raised)
     ✓ the graph is freed after backward
+    err = check_raises("torch.tensor() needs data", TypeError, torch.tensor)
+    ✓ torch.tensor() needs data: raises TypeError
 
 Measured floats (a ``max |Δ|``, a value within a tolerance, a value against a bound) depend
 on the device and the thread count. nbval compares the printed text of cells marked
@@ -34,15 +36,18 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["check", "check_at_least", "check_at_most"]
+__all__ = ["check", "check_at_least", "check_at_most", "check_raises"]
 
 _SHORT = 12  # sequences up to this length are printed in full
 
 
 def _to_python(x: Any) -> Any:
-    """Tensors, arrays and sizes → numbers, tuples or nested lists; leave the rest alone."""
+    """Tensors, arrays and sizes → numbers, tuples or nested lists (also inside lists and
+    tuples); leave the rest alone."""
     if isinstance(x, torch.Size):
         return tuple(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_python(v) for v in x)
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         return x.item() if x.dim() == 0 else x.tolist()
@@ -64,17 +69,19 @@ def _is_numeric(x: Any) -> bool:
     return _is_number(x)
 
 
-def _num(x: Any, digits: int = 4) -> str:
+def _num(x: Any, digits: int = 4, grouping: bool = True) -> str:
     """A number as the book prints it: measured values with 4 significant digits, claimed
-    values (``digits=6``) as written."""
+    values (``digits=6``) as written; large integers with thousands separators unless inside
+    a sequence (``grouping=False``), where a comma would read as another item."""
     if isinstance(x, bool) or not _is_number(x):
         return str(x)
+    group = "," if grouping else ""
     if isinstance(x, int):
-        return f"{x:,}" if abs(x) >= 10_000 else str(x)
+        return f"{x:{group}}" if abs(x) >= 10_000 else str(x)
     if math.isnan(x) or math.isinf(x):
         return str(x)
     if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}" if abs(x) >= 10_000 else f"{x:g}"
+        return f"{int(x):{group}}" if abs(x) >= 10_000 else f"{x:g}"
     return f"{x:.{digits}g}"
 
 
@@ -87,16 +94,16 @@ def _delta(x: float) -> str:
     return "0" if x == 0 else f"{x:.2g}" if 1e-3 <= x < 1e3 else f"{x:.1e}"
 
 
-def _fmt(x: Any) -> str:
+def _fmt(x: Any, inside: bool = False) -> str:
     """A value as the book prints it: numbers, short sequences in full, long ones by length."""
     if isinstance(x, (list, tuple)) and _size(x) > _SHORT:
         return f"{type(x).__name__} of {len(x)} items"
     if isinstance(x, list):
-        return "[" + ", ".join(_fmt(v) for v in x) + "]"
+        return "[" + ", ".join(_fmt(v, True) for v in x) + "]"
     if isinstance(x, tuple):
-        inner = ", ".join(_fmt(v) for v in x)
+        inner = ", ".join(_fmt(v, True) for v in x)
         return "(" + inner + ("," if len(x) == 1 else "") + ")"
-    return _num(x)
+    return _num(x, grouping=not inside)
 
 
 def _size(x: Any) -> int:
@@ -291,3 +298,51 @@ def check_at_most(claim: str, actual: Any, bound: Any) -> None:
         ValueError: either side is not a single number.
     """
     _bound(claim, actual, bound, "≤")
+
+
+def check_raises(
+    claim: str,
+    exception: type[BaseException] | tuple[type[BaseException], ...],
+    fn: Any,
+    *args: Any,
+    match: str | None = None,
+    **kwargs: Any,
+) -> BaseException:
+    """Assert that ``fn(*args, **kwargs)`` raises ``exception``; print ``✓ claim: raises Name``.
+
+    For the wrong call of a pitfall box, where the failure itself is the claim (a cell tagged
+    ``raises-exception`` shows the traceback; this shows that it happens, and keeps the lesson
+    running). The message is not printed (it changes between versions); ``match`` checks it.
+
+    Args:
+        claim: what is claimed, in words.
+        exception: the exception class (or a tuple of them) the call must raise.
+        fn: the callable; ``args`` and ``kwargs`` are passed to it.
+        match: a regular expression the message must contain (``re.search``), or None.
+
+    Returns:
+        The exception raised, so the lesson can print or inspect it.
+
+    Raises:
+        AssertionError: nothing was raised, another exception was, or the message does not
+            match; the unexpected exception is chained.
+    """
+    import re
+
+    names = (exception.__name__ if isinstance(exception, type)
+             else " or ".join(e.__name__ for e in exception))
+    try:
+        fn(*args, **kwargs)
+    except exception as err:
+        if match is not None and not re.search(match, str(err)):
+            _fail(f"{claim}: {type(err).__name__} was raised, but its message {str(err)!r} "
+                  f"does not contain {match!r}.")
+        print(f"✓ {claim}: raises {type(err).__name__}")
+        return err
+    except BaseException as err:  # noqa: BLE001 - reported, with the original chained
+        raise AssertionError(
+            f"Claim failed: {claim}: expected {names}, got {type(err).__name__}: {err}"
+        ) from err
+    _fail(f"{claim}: expected {names}, but nothing was raised.")
+    raise AssertionError  # unreachable: _fail raises
+

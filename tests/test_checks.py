@@ -14,7 +14,7 @@ import pytest
 import torch
 from nbval.plugin import get_sanitize_patterns
 
-from dlbook_utils import check, check_at_least, check_at_most
+from dlbook_utils import check, check_at_least, check_at_most, check_raises
 
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
 
@@ -40,6 +40,9 @@ def printed(capsys: pytest.CaptureFixture[str], fn, *args, **kwargs) -> str:  # 
         (("backward raised", True), {}, "✓ backward raised"),
         (("float equal", 0.5, 0.5), {}, "✓ float equal: 0.5"),
         (("whole float", 3.0, 3), {}, "✓ whole float: 3"),
+        (("prices", [127500, 106000], [127500, 106000]), {}, "✓ prices: [127500, 106000]"),
+        (("tensors in a list", [torch.tensor(2), np.int64(3)], [2, 3]), {},
+         "✓ tensors in a list: [2, 3]"),
     ],
 )
 def test_equality_prints_the_measured_value(capsys, args, kwargs, line) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +101,21 @@ def test_a_failure_names_claim_measured_and_expected(fn, args, kwargs, message) 
     assert str(info.value) == message
 
 
+def test_check_raises_prints_the_exception_and_returns_it(capsys: pytest.CaptureFixture[str]) -> None:
+    err = check_raises("torch.tensor() needs data", TypeError, torch.tensor)
+    assert isinstance(err, TypeError)
+    assert capsys.readouterr().out == "✓ torch.tensor() needs data: raises TypeError\n"
+    check_raises("cat needs equal sizes", RuntimeError, torch.cat, [torch.zeros(2), torch.zeros(2, 2)],
+                 match="dimension|Tensors must have same number of dimensions")
+    with pytest.raises(AssertionError, match="expected ValueError, but nothing was raised"):
+        check_raises("no error", ValueError, lambda: 1)
+    with pytest.raises(AssertionError, match="expected ValueError, got TypeError") as info:
+        check_raises("wrong error", ValueError, torch.tensor)
+    assert isinstance(info.value.__cause__, TypeError)
+    with pytest.raises(AssertionError, match="does not contain 'nope'"):
+        check_raises("message", TypeError, torch.tensor, match="nope")
+
+
 def test_misuse_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="tol must be a number >= 0"):
         check("x", 1.0, 1.0, tol=-1)
@@ -115,6 +133,7 @@ def lines_of(capsys: pytest.CaptureFixture[str], value: float, delta: float) -> 
     check("ours == torchvision's (a: 1)", torch.tensor([1.0, 1.0 + delta], dtype=torch.float64), [1.0, 1.0],
           tol=1e-5)
     check("variance ≈ d_k", value, 64.0, tol=4.0)
+    check("ours vs the loop", value, value + delta, tol=1e-3, ref="the loop's")
     check_at_least("accuracy", value / 100, 0.5)
     check_at_most("loss", value / 1000, 0.5)
     check("count", 945, 945)
@@ -128,7 +147,8 @@ def test_the_sanitizer_hides_exactly_the_measured_floats(capsys: pytest.CaptureF
     assert sanitize(gpu) == sanitize(cpu)  # ... and agree once those are hidden
     assert sanitize(gpu).splitlines() == [
         "✓ ours == torchvision's (a: 1): max |Δ| … ≤ 1e-05",
-        "✓ variance ≈ d_k: …, within 4 of 64",
+        "✓ variance ≈ d_k: …, within 4 of …",
+        "✓ ours vs the loop: …, within 0.001 of the loop's …",
         "✓ accuracy: … ≥ 0.5",
         "✓ loss: … ≤ 0.5",
         "✓ count: 945",

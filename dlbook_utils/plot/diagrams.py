@@ -70,6 +70,8 @@ def draw_grid(
     cmap: str | None = None,
     fontsize: float = 9,
     xlabel: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Figure:
     """Draw a small matrix as a grid of cells with its numbers written in, and windows on top.
 
@@ -86,6 +88,8 @@ def draw_grid(
         cmap: colour the cells by value with this colour map (None: white cells).
         fontsize: size of the numbers.
         xlabel: a caption under the grid (e.g. ``"input 3×3"``).
+        vmin, vmax: the colour scale of ``cmap`` (default: this grid's own range); give
+            several grids the same values to share one scale.
 
     Returns:
         The Figure.
@@ -106,7 +110,7 @@ def draw_grid(
     else:
         fig = ax.figure  # type: ignore[assignment]
     if cmap:
-        ax.imshow(m, cmap=cmap, extent=(0, cols, rows, 0), alpha=0.55)
+        ax.imshow(m, cmap=cmap, extent=(0, cols, rows, 0), alpha=0.55, vmin=vmin, vmax=vmax)
     for r in range(rows):
         for c in range(cols):
             is_pad = pad > 0 and (r < pad or c < pad or r >= rows - pad or c >= cols - pad)
@@ -259,8 +263,8 @@ def draw_graph(
                     color=color, zorder=4)
     xs = [n.xy[0] + d * sizes[k][0] / 2 for k, n in nodes.items() for d in (-1, 1)]
     ys = [n.xy[1] + d * sizes[k][1] / 2 for k, n in nodes.items() for d in (-1, 1)]
-    ax.set_xlim(min(xs) - 0.1, max(xs) + 0.1)
-    ax.set_ylim(min(ys) - 0.1, max(ys) + 0.12)
+    ax.set_xlim(min(xs) - 0.15, max(xs) + 0.15)  # room for the rounded corners
+    ax.set_ylim(min(ys) - 0.15, max(ys) + 0.15)
     ax.set_aspect("equal")
     _frame_off(ax)
     if title:
