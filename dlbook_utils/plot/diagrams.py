@@ -219,7 +219,7 @@ def draw_graph(
               text_in.items()}
         xs = [n.xy[0] + d * sz[k][0] / 2 for k, n in nodes.items() for d in (-1, 1)]
         ys = [n.xy[1] + d * sz[k][1] / 2 for k, n in nodes.items() for d in (-1, 1)]
-        return sz, max(xs) - min(xs) + 0.2, max(ys) - min(ys) + 0.2
+        return sz, max(xs) - min(xs) + 0.3, max(ys) - min(ys) + 0.3  # + the margins
 
     title_in = 0.35 if title else 0.05
     sizes, width, height = boxes(1.0)  # one data unit = one inch
@@ -237,6 +237,7 @@ def draw_graph(
     # the picture looks like its one-inch-per-unit version, scaled.
     scale = min(1.0, ax_w / width, ax_h / height)
     if scale < 1.0:
+        scale *= 0.95  # the layout's own padding takes a little of the axes
         fontsize = max(5.0, fontsize * scale)
         text_in = {name: _box_size(n.label, fontsize) for name, n in nodes.items()}
         sizes, _, _ = boxes(scale)
