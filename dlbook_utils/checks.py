@@ -50,8 +50,12 @@ def _to_python(x: Any) -> Any:
         return type(x)(_to_python(v) for v in x)
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
+        if x.numel() > _SHORT:  # compared as an array: no Python list of a million floats
+            return (x.float() if x.dtype in (torch.bfloat16, torch.float16) else x).numpy()
         return x.item() if x.dim() == 0 else x.tolist()
     if isinstance(x, np.ndarray):
+        if x.size > _SHORT:
+            return x
         return x.item() if x.ndim == 0 else x.tolist()
     if isinstance(x, np.generic):
         return x.item()
@@ -63,7 +67,9 @@ def _is_number(x: Any) -> bool:
 
 
 def _is_numeric(x: Any) -> bool:
-    """A number or a (nested) list/tuple of numbers."""
+    """A number, a numeric array, or a (nested) list/tuple of numbers."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biuf"
     if isinstance(x, (list, tuple)):
         return all(_is_numeric(v) for v in x)
     return _is_number(x)
@@ -96,6 +102,8 @@ def _delta(x: float) -> str:
 
 def _fmt(x: Any, inside: bool = False) -> str:
     """A value as the book prints it: numbers, short sequences in full, long ones by length."""
+    if isinstance(x, np.ndarray):
+        return f"list of {len(x)} items" if x.ndim else _num(x.item())
     if isinstance(x, (list, tuple)) and _size(x) > _SHORT:
         return f"{type(x).__name__} of {len(x)} items"
     if isinstance(x, list):
@@ -107,7 +115,9 @@ def _fmt(x: Any, inside: bool = False) -> str:
 
 
 def _size(x: Any) -> int:
-    """Number of scalars in a nested list/tuple."""
+    """Number of scalars in a nested list/tuple or an array."""
+    if isinstance(x, np.ndarray):
+        return int(x.size)
     if isinstance(x, (list, tuple)):
         return sum(_size(v) for v in x)
     return 1
@@ -184,6 +194,14 @@ def check(
 
 def _check_equal(claim: str, a: Any, e: Any, versus: str) -> None:
     numeric = _is_numeric(a) and _is_numeric(e)
+    if numeric and (isinstance(a, np.ndarray) or isinstance(e, np.ndarray)):
+        xa, xe = np.asarray(a), np.asarray(e)
+        if xa.shape != xe.shape:
+            _fail(f"{claim}: got shape {xa.shape}, expected shape {xe.shape}.")
+        if not np.array_equal(xa, xe):  # NaN is never equal
+            _fail(f"{claim}: got {_fmt(a)}, expected {_fmt(e)}{versus}.{_first_diff(xa, xe)}")
+        print(f"✓ {claim}: all {_num(int(xa.size))} values equal{versus.replace(' = ', ' to ')}")
+        return
     if numeric and isinstance(a, (list, tuple)) and isinstance(e, (list, tuple)):
         sa, se = _shape(a), _shape(e)
         if sa is not None and se is not None and sa != se:
@@ -218,7 +236,7 @@ def _nested_equal(a: Any, e: Any) -> bool:
 
 def _first_diff(a: Any, e: Any) -> str:
     """' First difference at index (i, j): 3 vs 4.' for nested sequences, else ''."""
-    if not (isinstance(a, (list, tuple)) and isinstance(e, (list, tuple))):
+    if not (isinstance(a, (list, tuple, np.ndarray)) and isinstance(e, (list, tuple, np.ndarray))):
         return ""
     try:
         xa, xe = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
