@@ -123,6 +123,14 @@ def test_threads_are_split_between_workers(mini: Path) -> None:
     assert f"threads: {expected}" in stdout_of(executed(mini, PARAMS))
 
 
+def _cmdline(p: psutil.Process) -> list[str]:
+    """A process's command line, or [] once it has exited (or is a zombie) while we look."""
+    try:
+        return p.cmdline()
+    except psutil.NoSuchProcess:  # ZombieProcess is one
+        return []
+
+
 def _inherit(disposition: signal.Handlers):  # type: ignore[no-untyped-def]
     """A preexec_fn giving the child this SIGINT disposition, whatever the test runner has."""
     return lambda: signal.signal(signal.SIGINT, disposition)
@@ -144,7 +152,7 @@ def test_interrupt_leaves_no_half_written_file(mini: Path, inherited: signal.Han
     while time.monotonic() < deadline and not kernel_seen:
         time.sleep(0.5)
         kids = psutil.Process(proc.pid).children(recursive=True)
-        kernel_seen = any("ipykernel_launcher" in " ".join(k.cmdline()) for k in kids if k.is_running())
+        kernel_seen = any("ipykernel_launcher" in " ".join(_cmdline(k)) for k in kids)
     assert kernel_seen, "the kernel never started"
     kids = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGINT)
