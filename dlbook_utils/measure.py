@@ -8,9 +8,11 @@ Conventions, stated once for the whole book:
 - **MACs** are multiply-accumulates, counted by ``torch.utils.flop_counter.FlopCounterMode``
   (which counts 2 FLOPs per multiply-add) and halved. torchvision's model tables call MACs
   "GFLOPS"; ultralytics' "GFLOPs" are 2 × MACs. The counter sees matrix products and
-  convolutions (including the fused attention kernels of ``F.scaled_dot_product_attention``);
-  it does not count elementwise work (activations, normalisation, additions, pooling), which
-  is small next to them.
+  convolutions; it does not count elementwise work (activations, normalisation, additions,
+  pooling), which is small next to them. Fused attention (``F.scaled_dot_product_attention``,
+  the fast paths of ``nn.MultiheadAttention``) is counted on the meta device and on CUDA but
+  NOT on CPU tensors (torch 2.14 registers no formula for the CPU kernel): count models with
+  attention on the meta device.
 - **Latency** is the median wall time of ``repeats`` forward passes in eval mode under
   ``torch.inference_mode()``, after ``warmup`` passes, on the tensor's device, with the thread
   count PyTorch is using (``torch.get_num_threads()``), which the result records.

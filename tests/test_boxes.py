@@ -203,6 +203,22 @@ def test_losses_finite_on_degenerate_boxes(loss):
     assert torch.isfinite(value) and torch.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("ours, ref", LOSSES, ids=lambda f: getattr(f, "__name__", ""))
+def test_inverted_predictions_train_like_torchvision(ours, ref):
+    """Raw early predictions may have x2 < x1: the loss must not stop training (it computes
+    what torchvision computes, finite, with finite gradients); a bad TARGET is refused."""
+    torch.manual_seed(0)
+    raw = (torch.randn(30, 4, dtype=torch.float64) * 20 + 30).requires_grad_()  # unordered
+    assert bool(((raw[:, 2] < raw[:, 0]) | (raw[:, 3] < raw[:, 1])).any())
+    target = random_boxes(30, 12, torch.float64, special=False)
+    got, expected = ours(raw, target, "sum"), ref(raw, target, "sum")
+    assert_close(got, expected, **TOL[torch.float64])
+    (grad,) = torch.autograd.grad(got, raw)
+    assert torch.isfinite(grad).all()
+    with pytest.raises(ValueError, match=r"boxes2\[\d+\] .* has x2 < x1|boxes2\[\d+\] .* has y2 < y1"):
+        ours(target, raw.detach())
+
+
 @pytest.mark.parametrize("loss", [B.iou_loss] + [ours for ours, _ in LOSSES])
 def test_losses_on_empty_input(loss):
     empty = torch.zeros(0, 4)

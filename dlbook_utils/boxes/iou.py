@@ -203,8 +203,15 @@ def distance_box_iou(boxes1: Tensor, boxes2: Tensor, eps: float = 1e-7) -> Tenso
 
 def aspect_ratio_term(w1: Tensor, h1: Tensor, w2: Tensor, h2: Tensor) -> Tensor:
     """CIoU's ``v = 4/π² · (atan(w1/h1) − atan(w2/h2))²`` (broadcasting widths and heights)."""
-    # atan2(w, h) is atan(w / h) for h > 0 and stays finite for zero-size boxes.
-    return (4 / math.pi**2) * (torch.atan2(w1, h1) - torch.atan2(w2, h2)) ** 2
+    return (4 / math.pi**2) * (_atan_ratio(w1, h1) - _atan_ratio(w2, h2)) ** 2
+
+
+def _atan_ratio(w: Tensor, h: Tensor) -> Tensor:
+    """``atan(w / h)`` as torchvision computes it (also for the negative sizes of inverted
+    predictions); where ``h == 0`` its limit ``atan2(w, 0)``, so zero-size boxes stay finite."""
+    nonzero = h != 0
+    return torch.where(nonzero, torch.atan(w / torch.where(nonzero, h, torch.ones_like(h))),
+                       torch.atan2(w, h))
 
 
 def complete_box_iou(boxes1: Tensor, boxes2: Tensor, eps: float = 1e-7) -> Tensor:

@@ -1,5 +1,10 @@
 """Box regression losses on paired boxes (row i with row i): IoU, GIoU, DIoU and CIoU losses.
 
+The predictions (``boxes1``) are not required to be ordered: a network regressing raw
+coordinates can predict ``x2 < x1`` early in training, and the losses then compute what
+``torchvision.ops`` computes (finite, differentiable) instead of stopping the training. The
+targets (``boxes2``) must be valid xyxy boxes; a bad target is a ``ValueError``.
+
 Explained in: Part 7, lessons 01_boxes_iou_anchors (the IoU family) and 06_yolo (CIoU loss).
 Results follow ``torchvision.ops.*_box_iou_loss`` (the tests compare them).
 """
@@ -67,7 +72,7 @@ def iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float
     Explained in: Part 7, lesson 01_boxes_iou_anchors.
 
     Args:
-        boxes1 (Tensor[N, 4]): predicted boxes, ``(x1, y1, x2, y2)``, ``x1 <= x2``, ``y1 <= y2``.
+        boxes1 (Tensor[N, 4]): predicted boxes, ``(x1, y1, x2, y2)`` (may be inverted).
         boxes2 (Tensor[N, 4]): target boxes in the same format; row ``i`` pairs with row ``i``.
         reduction: ``"none"`` (one loss per pair), ``"mean"`` or ``"sum"``.
         eps: small number added to denominators, as in ``torchvision.ops``.
@@ -77,11 +82,11 @@ def iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float
         float32 or float64 like the input. Differentiable with respect to both inputs.
 
     Raises:
-        ValueError: a tensor is not ``[N, 4]``, has a row with ``x2 < x1`` or ``y2 < y1``, the
+        ValueError: a tensor is not ``[N, 4]``, a target has ``x2 < x1`` or ``y2 < y1``, the
         two have different numbers of rows, or ``reduction`` is unknown.
     """
     _check_reduction(reduction)
-    t = _paired_terms(*as_paired_boxes(boxes1, boxes2), eps)
+    t = _paired_terms(*as_paired_boxes(boxes1, boxes2, check_order1=False), eps)
     return _reduce(1 - t["iou"], reduction)
 
 
@@ -103,7 +108,7 @@ def generalized_box_iou_loss(
         ValueError: as :func:`iou_loss`.
     """
     _check_reduction(reduction)
-    t = _paired_terms(*as_paired_boxes(boxes1, boxes2), eps)
+    t = _paired_terms(*as_paired_boxes(boxes1, boxes2, check_order1=False), eps)
     giou = t["iou"] - (t["area_c"] - t["union"]) / (t["area_c"] + eps)
     return _reduce(1 - giou, reduction)
 
@@ -128,7 +133,7 @@ def distance_box_iou_loss(
         ValueError: as :func:`iou_loss`.
     """
     _check_reduction(reduction)
-    t = _paired_terms(*as_paired_boxes(boxes1, boxes2), eps)
+    t = _paired_terms(*as_paired_boxes(boxes1, boxes2, check_order1=False), eps)
     return _reduce(1 - t["iou"] + t["centre2"] / t["diag2"], reduction)
 
 
@@ -152,7 +157,7 @@ def complete_box_iou_loss(
         ValueError: as :func:`iou_loss`.
     """
     _check_reduction(reduction)
-    boxes1, boxes2 = as_paired_boxes(boxes1, boxes2)
+    boxes1, boxes2 = as_paired_boxes(boxes1, boxes2, check_order1=False)
     t = _paired_terms(boxes1, boxes2, eps)
     w1, h1 = boxes1[:, 2] - boxes1[:, 0], boxes1[:, 3] - boxes1[:, 1]
     w2, h2 = boxes2[:, 2] - boxes2[:, 0], boxes2[:, 3] - boxes2[:, 1]

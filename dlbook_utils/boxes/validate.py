@@ -96,9 +96,17 @@ def as_vector(x: Tensor, name: str, n: int, boxes_name: str = "boxes") -> Tensor
     return x
 
 
-def as_paired_boxes(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
-    """Two checked ``[N, 4]`` xyxy tensors of the same length and dtype (float64 if they differ)."""
-    boxes1, boxes2 = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
+def as_paired_boxes(
+    boxes1: Tensor, boxes2: Tensor, *, check_order1: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Two checked ``[N, 4]`` xyxy tensors of the same length and dtype (float64 if they differ).
+
+    ``check_order1=False`` checks only the shape of ``boxes1``, not ``x1 <= x2``, ``y1 <= y2``:
+    for the predictions of a box loss, which a network regressing raw coordinates can invert
+    early in training.
+    """
+    boxes1 = as_boxes(boxes1, "boxes1", xyxy=check_order1)
+    boxes2 = as_boxes(boxes2, "boxes2")
     check_same_length(boxes1, boxes2, "boxes1", "boxes2")
     if boxes1.dtype != boxes2.dtype:
         boxes1, boxes2 = boxes1.double(), boxes2.double()
