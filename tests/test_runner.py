@@ -203,3 +203,34 @@ def test_stale_temporary_folders_are_removed_but_live_ones_kept(tmp_path: Path) 
         (folder / "out.ipynb").write_text("{}")
     runner.run_jobs(tmp_path, build, [])
     assert not dead.exists() and live.exists()
+
+
+class _FlakyStart:
+    """papermill stand-in whose kernel dies at startup ``fails`` times, then runs."""
+
+    def __init__(self, fails: int, message: str) -> None:
+        self.fails, self.message, self.calls = fails, message, 0
+
+    def execute_notebook(self, *args: object, **kwargs: object) -> str:
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise RuntimeError(self.message)
+        return "executed"
+
+
+def test_a_kernel_that_dies_at_startup_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlbook_utils.bookbuild import worker
+
+    monkeypatch.setattr(worker.time, "sleep", lambda s: None)
+    spec = {"kernel": "python3", "cwd": str(tmp_path)}
+    pm = _FlakyStart(2, "Kernel died before replying to kernel_info")
+    assert worker._execute_with_start_retries(pm, spec, tmp_path / "in", tmp_path / "out") == "executed"
+    assert pm.calls == 3
+    pm = _FlakyStart(5, "Kernel died before replying to kernel_info")  # gives up, names the cause
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        worker._execute_with_start_retries(pm, spec, tmp_path / "in", tmp_path / "out")
+    assert pm.calls == worker.START_ATTEMPTS
+    pm = _FlakyStart(1, "asked to fail.")  # any other error is the lesson's, never retried
+    with pytest.raises(RuntimeError, match="asked to fail"):
+        worker._execute_with_start_retries(pm, spec, tmp_path / "in", tmp_path / "out")
+    assert pm.calls == 1

@@ -88,6 +88,36 @@ def _raise_for_errors(nb: nbformat.NotebookNode, output_path: str) -> None:
                 )
 
 
+# A kernel that dies before its first reply has run none of the lesson: two kernels started
+# at the same moment can pick the same free port (jupyter_client probes ports, then frees
+# them), and one of them dies at startup. Such a start is retried; a lesson's own failures
+# never are.
+START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond")
+START_ATTEMPTS = 3
+
+
+def _execute_with_start_retries(pm: Any, spec: dict[str, Any], tmp_in: Path, out: Path) -> Any:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return pm.execute_notebook(
+                str(tmp_in),
+                str(out),
+                parameters=spec.get("parameters") or {},
+                kernel_name=spec["kernel"],
+                cwd=spec["cwd"],
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=spec.get("timeout"),
+            )
+        except RuntimeError as exc:
+            if attempt == START_ATTEMPTS or not any(m in str(exc) for m in START_FAILURES):
+                raise
+            out.unlink(missing_ok=True)
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     import jupytext
     import papermill as pm
@@ -105,17 +135,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     result: dict[str, Any] = {"status": "ok", "error": None}
     try:
-        executed = pm.execute_notebook(
-            str(tmp_in),
-            str(out),
-            parameters=spec.get("parameters") or {},
-            kernel_name=spec["kernel"],
-            cwd=spec["cwd"],
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            execution_timeout=spec.get("timeout"),
-        )
+        executed = _execute_with_start_retries(pm, spec, tmp_in, out)
     except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
         result["status"] = "failed"
         executed = nbformat.read(out, as_version=4) if out.exists() else None
