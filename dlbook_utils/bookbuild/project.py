@@ -192,7 +192,8 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
         if md not in in_toc:
             problems.append(f"{md.relative_to(root)} is not in _toc.yml.")
     expected_colab = colab_cell_source(root)
-    for md in [m for m in in_toc if m.is_file()]:
+    # every lesson on disk, in the toc or not yet: a lesson being written is checked too
+    for md in [m for m in in_toc if m.is_file()] + [m for m in on_disk if m not in in_toc]:
         rel = md.relative_to(root)
         try:
             nb = read_lesson(md)
