@@ -783,3 +783,74 @@ def test_data_root_order(tmp_path, monkeypatch):
     monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "d"))
     assert data_root() == tmp_path / "d"
     assert data_root(tmp_path / "x") == tmp_path / "x"
+
+
+def _one(box, label=2):
+    return {"boxes": torch.tensor([box], dtype=torch.float32), "labels": torch.tensor([label])}
+
+
+def test_readers_reject_bad_boxes_naming_file_and_box(tmp_path):
+    """Swapped corners, zero size, boxes past the image and unknown classes are refused."""
+    good = [8.0, 16.0, 24.0, 48.0]
+    # VOC: write a good file, then swap xmin and xmax by hand
+    p = formats.write_voc_xml(tmp_path / "v.xml", _one(good), (64, 64), filename="v.png")
+    p.write_text(p.read_text().replace("<xmin>9</xmin>", "<xmin>X</xmin>")
+                 .replace("<xmax>24</xmax>", "<xmax>9</xmax>").replace("X", "24"))
+    with pytest.raises(ValueError, match=r"v\.xml, box 0 \(23, 16, 9, 48\).*x1 < x2"):
+        formats.read_voc_xml(p)
+    p = formats.write_voc_xml(tmp_path / "o.xml", _one([8.0, 16.0, 70.0, 48.0]), (64, 64),
+                              filename="o.png")
+    with pytest.raises(ValueError, match=r"o\.xml, box 0 .*outside the 64×64 image"):
+        formats.read_voc_xml(p)
+    # YOLO: past the right edge, a zero width, a class index of another project
+    (tmp_path / "y.txt").write_text("1 0.25 0.5 0.25 0.5\n1 0.95 0.5 0.25 0.5\n")
+    with pytest.raises(ValueError, match=r"y\.txt, box 1 .*outside"):
+        formats.read_yolo_txt(tmp_path / "y.txt", (64, 64))
+    (tmp_path / "z.txt").write_text("1 0.25 0.5 0 0.5\n")
+    with pytest.raises(ValueError, match=r"z\.txt, box 0 .*zero size"):
+        formats.read_yolo_txt(tmp_path / "z.txt", (64, 64))
+    (tmp_path / "k.txt").write_text("1 0.25 0.5 0.25 0.5\n7 0.25 0.5 0.25 0.5\n")
+    with pytest.raises(ValueError, match=r"k\.txt, box 1: class index 7 is not in 0\.\.3"):
+        formats.read_yolo_txt(tmp_path / "k.txt", (64, 64))
+    assert formats.read_yolo_txt(tmp_path / "k.txt", (64, 64), classes="abcdefgh")[
+        "labels"].tolist() == [2, 8]
+    # a box on the image's edge reads back despite rounding of the normalised numbers
+    edge = _one([1.0 / 3, 2.0 / 3, 64.0, 64.0])
+    formats.write_yolo_txt(tmp_path / "e.txt", edge, (64, 64))
+    assert formats.read_yolo_txt(tmp_path / "e.txt", (64, 64))["boxes"][0, 2:].tolist() == [
+        64.0, 64.0]
+    # labelme: the unknown class names the box; a rectangle past the image is refused
+    formats.write_labelme_json(tmp_path / "l.json", _one(good), (64, 64), image_path="l.png")
+    doc = json.loads((tmp_path / "l.json").read_text())
+    doc["shapes"].append({"label": "hexagon", "points": [[1, 1], [5, 5]],
+                          "shape_type": "rectangle"})
+    (tmp_path / "l.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"l\.json, box 1: the class 'hexagon'"):
+        formats.read_labelme_json(tmp_path / "l.json")
+    doc["shapes"][1] = {"label": "circle", "points": [[60, 1], [65, 5]],
+                        "shape_type": "rectangle"}
+    (tmp_path / "l.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"l\.json, box 1 .*outside"):
+        formats.read_labelme_json(tmp_path / "l.json")
+
+
+def test_coco_reader_checks_ids_and_skips_crowds(tmp_path):
+    p = formats.write_coco_json(tmp_path / "c.json", [_one([8.0, 16.0, 24.0, 48.0])],
+                                ["a.png"], (64, 64))
+    coco = json.loads(p.read_text())
+
+    def write(**change):
+        ann = {**coco["annotations"][0], **change}
+        (tmp_path / "x.json").write_text(json.dumps({**coco, "annotations": [ann]}))
+        return tmp_path / "x.json"
+
+    with pytest.raises(ValueError, match=r"annotation 1: image_id 9 is not among"):
+        formats.read_coco_json(write(image_id=9))
+    with pytest.raises(ValueError, match=r"annotation 1: category_id 5 is not among .*1, 2, 3, 4"):
+        formats.read_coco_json(write(category_id=5))
+    with pytest.raises(ValueError, match=r"x\.json \(a\.png\), box 1 .*outside the 64×64"):
+        formats.read_coco_json(write(bbox=[50, 16, 20, 32]))
+    with pytest.raises(ValueError, match=r"box 1 .*zero size"):
+        formats.read_coco_json(write(bbox=[8, 16, 0, 32]))
+    targets, _, _ = formats.read_coco_json(write(iscrowd=1))
+    assert targets[0]["boxes"].shape == (0, 4)

@@ -70,13 +70,36 @@ def _name(label: int, classes: Sequence[str]) -> str:
     return classes[label - 1]
 
 
-def _label(name: str, classes: Sequence[str], path: Path) -> int:
+def _label(name: str, classes: Sequence[str], path: Path, i: int) -> int:
     if name not in classes:
         raise ValueError(
-            f"{path} names the class {name!r}, which is not among {', '.join(classes)}; "
+            f"{path}, box {i}: the class {name!r} is not among {', '.join(classes)}; "
             "pass its class names as classes=."
         )
     return list(classes).index(name) + 1
+
+
+def _checked_box(
+    path: Path, i: int, box: Sequence[float], cls: object, size: tuple[int, int] | None
+) -> list[float]:
+    """``box`` as floats, or a ValueError naming the file, box ``i`` and what is wrong.
+
+    A box needs ``x1 < x2`` and ``y1 < y2`` and, when the image ``size`` (height, width) is
+    known, ``0 <= x1``, ``x2 <= width`` (and the same for y), up to a rounding slack of
+    1e-6 pixel per 1000 so that normalised YOLO coordinates of a box on the edge read back.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    where = f"{path}, box {i} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) {cls!r}"
+    if not (x1 < x2 and y1 < y2):
+        raise ValueError(
+            f"{where}: needs x1 < x2 and y1 < y2 (swapped corners, or a box of zero size?)."
+        )
+    if size is not None:
+        h, w = size
+        eps = 1e-9 * max(h, w)
+        if x1 < -eps or y1 < -eps or x2 > w + eps or y2 > h + eps:
+            raise ValueError(f"{where}: reaches outside the {w}×{h} image.")
+    return [x1, y1, x2, y2]
 
 
 # ----------------------------------------------------------------------------- masks
@@ -199,21 +222,25 @@ def read_voc_xml(
         ``"difficult"`` (list of bools, one per box).
 
     Raises:
-        ValueError: a class name not in ``classes``.
+        ValueError: a class name not in ``classes``, or a box with swapped corners, of zero
+        size, or outside the image's ``<size>`` (the message names the file and the box).
     """
     path = Path(path)
     root = ET.parse(path).getroot()
+    height, width = root.findtext("size/height"), root.findtext("size/width")
+    size = (int(height), int(width)) if height and width else None
     boxes, labels, difficult = [], [], []
-    for obj in root.iter("object"):
-        labels.append(_label(obj.findtext("name", "").strip(), classes, path))
+    for i, obj in enumerate(root.iter("object")):
+        name = obj.findtext("name", "").strip()
+        labels.append(_label(name, classes, path, i))
         bb = obj.find("bndbox")
         x1, y1, x2, y2 = (float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
-        boxes.append([x1 - 1, y1 - 1, x2, y2])
+        boxes.append(_checked_box(path, i, [x1 - 1, y1 - 1, x2, y2], name, size))
         difficult.append(obj.findtext("difficult", "0").strip() == "1")
     meta = {
         "filename": root.findtext("filename"),
-        "height": int(root.findtext("size/height")),
-        "width": int(root.findtext("size/width")),
+        "height": size[0] if size else None,
+        "width": size[1] if size else None,
         "difficult": difficult,
     }
     return _target(boxes, labels), meta
@@ -234,8 +261,10 @@ def write_coco_json(
     The file loads with ``pycocotools.coco.COCO`` (Part 7, "NMS and metrics": COCO mAP).
 
     COCO boxes are ``[x, y, width, height]``; image ids run from 1; ``category_id`` is the
-    label itself (COCO's ids also start at 1); ``area`` is the box area (no polygons are
-    written); ``iscrowd`` is 0.
+    label itself (COCO's ids also start at 1); ``area`` is the box area, since no masks are
+    written (in the real COCO files it is the mask's area; COCOeval's small/medium/large split
+    reads it, and pycocotools' ``loadRes`` likewise gives box results their box area);
+    ``iscrowd`` is 0.
 
     Args:
         path: the .json file.
@@ -276,13 +305,39 @@ def read_coco_json(path: str | Path) -> tuple[list[Target], list[dict[str, Any]]
         ``(targets, images, classes)``: one target per entry of ``images`` (in file order;
         labels are the ``category_id`` values, boxes ``[x, y, x + w, y + h]``), the ``images``
         entries themselves (``id``, ``file_name``, ``height``, ``width``) and the category
-        names ordered by id.
+        names ordered by id. Crowd annotations (``iscrowd`` 1, one region over many objects)
+        are left out: they are not objects to detect, and COCOeval ignores detections on them.
+
+    Raises:
+        ValueError: an annotation whose ``image_id`` or ``category_id`` the file does not
+        define, or whose box is empty or outside its image (the message names the
+        annotation id; boxes are numbered by it).
     """
-    coco = json.loads(Path(path).read_text(encoding="utf-8"))
-    per_image: dict[int, tuple[list, list]] = {img["id"]: ([], []) for img in coco["images"]}
+    path = Path(path)
+    coco = json.loads(path.read_text(encoding="utf-8"))
+    images = {img["id"]: img for img in coco["images"]}
+    categories = {c["id"] for c in coco["categories"]}
+    per_image: dict[int, tuple[list, list]] = {i: ([], []) for i in images}
     for ann in coco["annotations"]:
+        img = images.get(ann["image_id"])
+        if img is None:
+            raise ValueError(
+                f"{path}, annotation {ann.get('id')}: image_id {ann['image_id']} is not "
+                "among the file's images."
+            )
+        if ann["category_id"] not in categories:
+            raise ValueError(
+                f"{path}, annotation {ann.get('id')}: category_id {ann['category_id']} is "
+                f"not among the file's categories ({', '.join(map(str, sorted(categories)))})."
+            )
+        if ann.get("iscrowd", 0):
+            continue  # a crowd region: not an object to detect (COCOeval ignores it too)
         x, y, w, h = ann["bbox"]
-        per_image[ann["image_id"]][0].append([x, y, x + w, y + h])
+        size = (img["height"], img["width"]) if "height" in img and "width" in img else None
+        where = path.with_name(f"{path.name} ({img.get('file_name', img['id'])})")
+        box = _checked_box(where, ann.get("id", 0), [x, y, x + w, y + h],
+                           ann["category_id"], size)
+        per_image[ann["image_id"]][0].append(box)
         per_image[ann["image_id"]][1].append(ann["category_id"])
     targets = [_target(*per_image[img["id"]]) for img in coco["images"]]
     classes = [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
@@ -315,17 +370,36 @@ def write_yolo_txt(path: str | Path, target: dict[str, Any], image_size: tuple[i
     return write_text_file(path, "".join(line + "\n" for line in lines))
 
 
-def read_yolo_txt(path: str | Path, image_size: tuple[int, int]) -> Target:
-    """Read a YOLO text file (the inverse of ``write_yolo_txt``); labels become 1-based again."""
+def read_yolo_txt(
+    path: str | Path, image_size: tuple[int, int], classes: Sequence[str] = SHAPES
+) -> Target:
+    """Read a YOLO text file (the inverse of ``write_yolo_txt``); labels become 1-based again.
+
+    Raises:
+        ValueError: a line that is not ``class cx cy w h``, a class index outside
+        ``0..len(classes) - 1``, or a box of zero size or reaching outside the
+        ``image_size`` (height, width) image (the message names the file and the box).
+    """
+    path = Path(path)
     h, w = image_size
-    text = Path(path).read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
     rows = [line.split() for line in text.splitlines() if line.strip()]
     if any(len(r) != 5 for r in rows):
         raise ValueError(f"{path}: every YOLO line must be 'class cx cy w h'.")
     values = np.array([[float(v) for v in r[1:]] for r in rows], dtype=np.float64).reshape(-1, 4)
     scale = np.array([w, h, w, h], dtype=np.float64)
-    xyxy = box_convert(torch.from_numpy(values * scale), "cxcywh", "xyxy")
-    return _target(xyxy.numpy(), [int(r[0]) + 1 for r in rows])
+    xyxy = box_convert(torch.from_numpy(values * scale), "cxcywh", "xyxy").numpy()
+    labels = []
+    for i, (r, box) in enumerate(zip(rows, xyxy)):
+        k = int(r[0])
+        _checked_box(path, i, box, k, (h, w))
+        if not 0 <= k < len(classes):
+            raise ValueError(
+                f"{path}, box {i}: class index {k} is not in 0..{len(classes) - 1} "
+                f"({', '.join(classes)}); pass its class names as classes=."
+            )
+        labels.append(k + 1)
+    return _target(xyxy, labels)
 
 
 # ----------------------------------------------------------------------------- labelme
@@ -383,20 +457,25 @@ def read_labelme_json(
         ``(target, meta)`` with ``meta`` holding ``"imagePath"``, ``"height"``, ``"width"``.
 
     Raises:
-        ValueError: another ``shape_type`` (circle, line, point, …) or an unknown class name.
+        ValueError: another ``shape_type`` (circle, line, point, …), an unknown class name,
+        or a box of zero size or outside ``imageHeight`` × ``imageWidth`` (the message names
+        the file and the box).
     """
     path = Path(path)
     doc = json.loads(path.read_text(encoding="utf-8"))
+    height, width = doc.get("imageHeight"), doc.get("imageWidth")
+    size = (int(height), int(width)) if height and width else None
     boxes, labels = [], []
-    for shape in doc["shapes"]:
+    for i, shape in enumerate(doc["shapes"]):
         if shape.get("shape_type", "polygon") not in ("rectangle", "polygon"):
             raise ValueError(
                 f"{path}: shape_type {shape['shape_type']!r} has no box; "
                 "use rectangle or polygon."
             )
         pts = np.asarray(shape["points"], dtype=np.float64)
-        boxes.append([*pts.min(axis=0), *pts.max(axis=0)])
-        labels.append(_label(shape["label"], classes, path))
+        labels.append(_label(shape["label"], classes, path, i))
+        boxes.append(_checked_box(path, i, [*pts.min(axis=0), *pts.max(axis=0)],
+                                  shape["label"], size))
     meta = {
         "imagePath": doc.get("imagePath"),
         "height": doc.get("imageHeight"),
