@@ -13,6 +13,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import nbformat
+
 from dlbook_utils.bookbuild.project import atomic_write_text
 from dlbook_utils.bookbuild.runner import Result
 
@@ -66,7 +68,15 @@ def report_markdown(results: list[Result]) -> str:
         return s.replace("|", "\\|")
 
     lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in report_rows(results)]
+    for r, row in zip(results, report_rows(results)):
+        if r.status != "ok":  # a failed lesson's row stands out, its name and status in bold
+            row = [f"**{row[0]}**", f"**{row[1]}**", *row[2:]]
+        lines.append("| " + " | ".join(esc(c) for c in row) + " |")
+    bad = [Path(r.lesson).stem for r in results if r.status != "ok"]
+    if bad:
+        lines = [f"**{len(bad)} lesson(s) failed in this build: {', '.join(bad)}.** Their pages "
+                 "carry a banner saying which cell failed and which outputs they show.", "",
+                 *lines]
     total = sum(r.wall_s or 0 for r in results)
     worst = max((r.peak_rss_mb or 0 for r in results), default=0)
     lines += ["", f"{len(results)} lessons; summed execution time {total:.1f} s; largest peak "
@@ -83,6 +93,14 @@ def write_report(build: Path, results: list[Result]) -> Path:
     return path
 
 
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to the project root when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _sync_bytes(data: bytes, dst: Path) -> None:
     if dst.is_file() and dst.read_bytes() == data:
         return
@@ -92,14 +110,73 @@ def _sync_bytes(data: bytes, dst: Path) -> None:
     tmp.replace(dst)
 
 
-def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Result] | None) -> Path:
+def _notebook_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a notebook Jupyter Book can read, in a few words; None if it is."""
+    try:
+        json.loads(data.decode("utf-8"))
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except nbformat.ValidationError as exc:
+        return f"it is JSON but not a valid notebook ({str(exc.message)[:200]})"
+    except Exception as exc:  # noqa: BLE001 - any unreadable notebook becomes one sentence
+        return f"it cannot be read as a notebook ({type(exc).__name__}: {str(exc)[:200]})"
+    return None
+
+
+def _placeholder(rel: str, shown: str, problem: str) -> bytes:
+    """A one-page notebook that says why the lesson's page could not be built."""
+    title = Path(rel).stem.replace("_", " ")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        f"# {title}\n\n"
+        f"```{{error}}\nThis page could not be built: the notebook to show, `{shown}`, is "
+        f"damaged: {problem}. Run `dlbook build` again to execute `{rel}` afresh.\n```\n")]
+    return nbformat.writes(nb).encode("utf-8")
+
+
+def _banner(result: Result) -> str:
+    """The notice at the top of a page whose lesson failed in the latest build."""
+    err = result.error or {}
+    cell = f" in cell {err['cell']}" if err.get("cell") else ""
+    what = f"{err.get('ename', 'an error')}: {str(err.get('evalue', '')).splitlines()[0][:200]}" \
+        if err.get("evalue") else err.get("ename", "an error")
+    if result.stale_output:
+        when = f" on {result.produced_at}" if result.produced_at else ""
+        shown = (f"The outputs below are those of the last successful run{when}, not of the "
+                 "current source.")
+    else:
+        shown = "The outputs below are those of the failed run and stop where it failed."
+    return (f"```{{warning}}\n**This lesson failed in the latest build**{cell} "
+            f"({what.rstrip('.')}). {shown} The build report lists the failure.\n```")
+
+
+def _with_banner(data: bytes, result: Result) -> bytes:
+    """``data`` (a valid notebook) with the failure banner after its title cell."""
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    first_md = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    cell = nbformat.v4.new_markdown_cell(_banner(result), metadata={"tags": ["dlbook-banner"]})
+    nb.cells.insert(first_md + 1, cell)
+    return nbformat.writes(nb).encode("utf-8")
+
+
+def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Result] | None,
+          problems: list[str] | None = None) -> Path:
     """Assemble the book source under ``<build>/stage``; return that folder.
+
+    Every notebook is validated first: one that is not a valid notebook is replaced by a
+    placeholder page naming the problem (and the problem appended to ``problems``), so the
+    other pages still build. The page of a lesson that failed in this build carries a banner.
 
     Args:
         root: project root.
         build: build folder.
         notebooks: lesson path relative to root (``lessons/…/x.md``) → the ``.ipynb`` to show.
         results: rows for the build-report page (``None`` leaves the placeholder text).
+        problems: receives one sentence per notebook that could not be shown.
     """
     st = build / "stage"
     wanted: dict[Path, bytes] = {}
@@ -111,8 +188,23 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
     for path in sorted((root / "lessons").rglob("*")):
         if path.is_file() and path.suffix not in (".md", ".ipynb") and "__pycache__" not in path.parts:
             wanted[st / path.relative_to(root)] = path.read_bytes()
+    failed = {r.lesson: r for r in results or [] if r.status != "ok"}
     for rel, nb in notebooks.items():
-        wanted[st / Path(rel).with_suffix(".ipynb")] = nb.read_bytes()
+        try:
+            data = nb.read_bytes()
+        except OSError as exc:
+            data, problem = b"", f"it cannot be read ({exc.strerror})"
+        else:
+            problem = _notebook_problem(data)
+        shown = _relative(nb, root)
+        if problem is not None:
+            data = _placeholder(rel, shown, problem)
+            if problems is not None:
+                problems.append(f"{shown} is damaged: {problem}; its page {rel} is a "
+                                "placeholder that says so.")
+        elif rel in failed:
+            data = _with_banner(data, failed[rel])
+        wanted[st / Path(rel).with_suffix(".ipynb")] = data
     report_page = st / "book" / "build_report.md"
     if report_page in wanted and results is not None:
         text = wanted[report_page].decode("utf-8")

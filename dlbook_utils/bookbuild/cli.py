@@ -24,8 +24,11 @@ from dlbook_utils.bookbuild import book as bookmod
 from dlbook_utils.bookbuild import kernels as kernelmod
 from dlbook_utils.bookbuild.project import (
     ProjectError,
+    check_parameter,
     check_project,
     find_root,
+    lesson_parameters,
+    read_lesson,
     resolve_lesson,
     toc_lessons,
     write_golden,
@@ -42,13 +45,57 @@ from dlbook_utils.bookbuild.runner import (
 __all__ = ["main"]
 
 
-def _params(pairs: list[list[str]] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _params(pairs: list[list[str]] | None) -> dict[str, tuple[Any, str]]:
+    """``-p NAME VALUE`` pairs: NAME → (the value read as YAML, the text as typed)."""
+    out: dict[str, tuple[Any, str]] = {}
     for name, value in pairs or []:
         if not name.isidentifier():
             raise ProjectError(f"Parameter name {name!r} is not a Python identifier.")
-        out[name] = yaml.safe_load(value) if value != "" else ""
+        try:
+            parsed = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError:
+            parsed = value  # not YAML: the text itself (a string)
+        out[name] = (parsed, value)
     return out
+
+
+def _lesson_params(root: Path, lessons: list[Path], given: dict[str, tuple[Any, str]],
+                   strict: bool) -> dict[Path, dict[str, Any]]:
+    """The parameters to inject into each lesson, checked before any kernel starts.
+
+    Each lesson gets only the names its parameters cell assigns, each value checked against
+    the type of the default there. A name no lesson assigns is rejected with the closest
+    match. With ``strict`` (one lesson, ``dlbook run``) a lesson that does not parse is
+    reported here; otherwise it is left to fail alone when it runs.
+    """
+    import difflib
+
+    per_lesson: dict[Path, dict[str, Any]] = {}
+    known: dict[str, Any] = {}
+    for md in lessons:
+        try:
+            defaults = lesson_parameters(read_lesson(md))
+        except ProjectError:
+            if strict:
+                raise
+            defaults = {}
+        per_lesson[md] = {}
+        for name, (value, raw) in given.items():
+            if name in defaults:
+                per_lesson[md][name] = check_parameter(md.stem, name, defaults[name], value, raw)
+        known.update(defaults)
+    for name in given:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        if len(lessons) == 1:
+            listed = ", ".join(known) or "none"
+            raise ProjectError(f"Lesson {lessons[0].stem} has no parameter {name}{hint}; its "
+                               f"parameters are {listed}.")
+        raise ProjectError(f"No lesson of this build has a parameter {name}{hint}; each lesson "
+                           "lists its parameters in its first code cell.")
+    return per_lesson
 
 
 def _check_device(device: str) -> None:
@@ -67,12 +114,13 @@ def _kernel_installed(name: str) -> bool:
     return (kernelmod.kernel_dir(name) / "kernel.json").is_file()
 
 
-def _jobs(root: Path, lessons: list[Path], params: dict[str, Any], device: str) -> list[Job]:
+def _jobs(root: Path, lessons: list[Path], params: dict[Path, dict[str, Any]],
+          device: str) -> list[Job]:
     kernel = kernelmod.kernel_for_device(device)
     if not _kernel_installed(kernel):
         raise ProjectError(f"Kernel {kernel} is not installed in {sys.prefix}; run `dlbook kernels install`.")
-    return [Job(source=p, rel=str(p.relative_to(root)), parameters=dict(params), kernel=kernel)
-            for p in lessons]
+    return [Job(source=p, rel=str(p.relative_to(root)), parameters=dict(params.get(p, {})),
+                kernel=kernel) for p in lessons]
 
 
 def _describe_failure(r: Result) -> str:
@@ -105,7 +153,7 @@ def _execute(root: Path, build: Path, jobs: list[Job], workers: int, use_cache: 
 def cmd_build(args: argparse.Namespace) -> int:
     root = find_root()
     build = Path(args.build_dir).resolve() if args.build_dir else root / "_build"
-    params = _params(args.param)
+    given = _params(args.param)
     if args.lessons and not args.no_html:
         raise ProjectError("--lessons executes a subset, which makes no book; add --no-html.")
     lessons = [resolve_lesson(root, n) for n in args.lessons] if args.lessons else toc_lessons(root)
@@ -122,6 +170,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 raise ProjectError(f"{nb.relative_to(root)} is missing; run `dlbook build` and `dlbook golden`.")
             notebooks[str(p.relative_to(root))] = nb
     else:
+        params = _lesson_params(root, lessons, given, strict=False)
         _check_device(args.device)
         _prepare_data(root, args)
         jobs = _jobs(root, lessons, params, args.device)
@@ -149,7 +198,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"No notebook to show for {', '.join(str(p.relative_to(root)) for p in missing_nb)}; "
               "the HTML book is not built.", file=sys.stderr)
         return 1
-    stage_dir = bookmod.stage(root, build, notebooks, results if not args.from_golden else None)
+    problems: list[str] = []
+    stage_dir = bookmod.stage(root, build, notebooks, results if not args.from_golden else None,
+                              problems)
+    for problem in problems:  # one damaged notebook: one named failure, every other page builds
+        print(problem, file=sys.stderr)
+        code = 1
     html_code, index = bookmod.build_html(stage_dir, build, quiet=not args.verbose)
     if html_code != 0:
         print("The HTML book has warnings or errors (see above); Jupyter Book runs with -W.",
@@ -174,8 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     root = find_root()
     build = Path(args.build_dir).resolve() if args.build_dir else root / "_build"
     lesson = resolve_lesson(root, args.lesson)
+    params = _lesson_params(root, [lesson], _params(args.param), strict=True)
     _check_device(args.device)
-    jobs = _jobs(root, [lesson], _params(args.param), args.device)
+    jobs = _jobs(root, [lesson], params, args.device)
     [r] = _execute(root, build, jobs, 1, not args.no_cache, args.timeout, progress=False)
     print(bookmod.report_table([r]))
     if r.status != "ok":

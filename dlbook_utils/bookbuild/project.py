@@ -23,6 +23,8 @@ __all__ = [
     "all_lesson_sources",
     "resolve_lesson",
     "read_lesson",
+    "lesson_parameters",
+    "check_parameter",
     "repository_url",
     "colab_cell_source",
     "check_project",
@@ -123,9 +125,140 @@ def resolve_lesson(root: Path, name: str) -> Path:
     raise ProjectError(f"{name!r} {what}; lessons in _toc.yml: {known}.")
 
 
-def read_lesson(md: Path) -> nbformat.NotebookNode:
-    """Read a MyST lesson into a notebook (jupytext)."""
-    return jupytext.read(md, fmt="md:myst")
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _yaml_problem(exc: yaml.YAMLError, offset: int = 0) -> tuple[int | None, str]:
+    """The 0-based line and the one-line problem of a YAML error.
+
+    ``offset`` is added to the lines YAML counts (where its text starts in the file). When the
+    error is found on a later line than the construct it belongs to (an unclosed ``[``), the
+    problem names the line where that construct starts.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    ctx, ctx_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if ctx and ctx_mark is not None and (mark is None or ctx_mark.line != mark.line):
+        what = ctx.removeprefix("while parsing ").removeprefix("while scanning ")
+        what = what.removeprefix("a ").removeprefix("an ")
+        problem += f" (in the {what} that starts on line {ctx_mark.line + 1 + offset})"
+    return (mark.line if mark is not None else None), problem
+
+
+def read_lesson(md: Path, shown: str | None = None) -> nbformat.NotebookNode:
+    """Read a MyST lesson into a notebook (jupytext); ``shown`` names it in messages.
+
+    Raises:
+        ProjectError: the file does not parse; the message names the file, the line (for a
+            header or cell-option YAML error) and what is wrong.
+    """
+    md = Path(md)
+    text = md.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    shown = shown or _shown(md)
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if end is None:
+            raise ProjectError(f"{shown}, line 1: the header's opening --- has no closing ---.")
+        try:
+            yaml.safe_load("\n".join(lines[1:end]))
+        except yaml.YAMLError as exc:
+            line, problem = _yaml_problem(exc, offset=1)
+            at = f", line {line + 2}" if line is not None else ""
+            raise ProjectError(
+                f"{shown}{at}: the header (between the --- lines) is not valid YAML: {problem}."
+            ) from None
+    try:
+        return jupytext.reads(text, fmt="md:myst")
+    except yaml.YAMLError as exc:
+        _, problem = _yaml_problem(exc)
+        raise ProjectError(
+            f"{shown}: the options of a code cell (the `:key: value` lines after "
+            f"```{{code-cell}}) are not valid YAML: {problem}."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any parse failure becomes one sentence
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ProjectError(
+            f"{shown} does not parse as a MyST notebook: {type(exc).__name__}: {first}".rstrip(". ")
+            + "."
+        ) from None
+
+
+_NO_DEFAULT = object()
+
+
+def lesson_parameters(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The names the parameters cell assigns, each with its literal default.
+
+    A default that is not a literal (an expression, a call) maps to ``_NO_DEFAULT``: any value
+    is accepted for it. A notebook without a parameters cell has no parameters.
+    """
+    import ast
+
+    cell = next((c for c in nb.cells if c.cell_type == "code"
+                 and "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        return {}
+    out: dict[str, Any] = {}
+    for node in ast.parse(cell.source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    out[t.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
+                except ValueError:
+                    out[t.id] = _NO_DEFAULT
+    return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a bool (true or false)"
+    if isinstance(value, int):
+        return "an int"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list ([a, b, …])"
+    if isinstance(value, dict):
+        return "a mapping ({key: value})"
+    return f"a {type(value).__name__}"
+
+
+def check_parameter(lesson: str, name: str, default: Any, value: Any, raw: str) -> Any:
+    """``value`` (parsed from the command line's ``raw`` text) checked against ``default``.
+
+    Returns the value to inject: ``raw`` itself for a string parameter given a number or a
+    bool (``-p MODEL 18``). Raises ProjectError when the types disagree (int: an int, not a
+    bool; float: an int or a float; bool; str; list/tuple: a list; None or a non-literal
+    default: anything).
+    """
+    if default is None or default is _NO_DEFAULT:
+        return value
+    if isinstance(default, str):
+        return value if isinstance(value, str) else raw
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    }
+    test = ok.get(type(default))
+    if test is None and isinstance(default, (list, tuple)):
+        test = lambda v: isinstance(v, (list, tuple))  # noqa: E731
+    if test is None or test(value):
+        return float(value) if isinstance(default, float) else value
+    raise ProjectError(
+        f"Parameter {name} of {lesson} is {_kind(default)} (default {default!r}), but "
+        f"-p {name} {raw} gives {_kind(value)}."
+    )
 
 
 def repository_url(root: Path) -> str:
@@ -197,8 +330,8 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
         rel = md.relative_to(root)
         try:
             nb = read_lesson(md)
-        except Exception as exc:  # noqa: BLE001 - report any parse failure in one line
-            problems.append(f"{rel} does not parse as a MyST notebook: {exc}.")
+        except ProjectError as exc:  # names the file, the line and what is wrong
+            problems.append(str(exc))
             continue
         code = _code_cells(nb)
         if not code or "parameters" not in code[0].metadata.get("tags", []):
@@ -217,6 +350,7 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
                     f"({repository_url(root)}); run `dlbook check --fix`."
                 )
         problems += [f"{rel}: {p}" for p in contract_problems(nb)]
+        problems += [f"{rel}: {p}" for p in _doc_link_problems(root, md, set(toc_files(root)))]
         if ".cuda()" in md.read_text(encoding="utf-8"):
             problems.append(f"{rel} calls .cuda(); use dlbook_utils.get_device() and .to(device).")
         ipynb = md.with_suffix(".ipynb")
@@ -230,6 +364,25 @@ def check_project(root: Path, fix: bool = False) -> list[str]:
                 "`dlbook build` and `dlbook golden`."
             )
     return problems
+
+
+_DOC_LINK = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`<>]+)>?`")
+
+
+def _doc_link_problems(root: Path, md: Path, documents: set[str]) -> list[str]:
+    """``{doc}`` links whose target is not a document of ``_toc.yml`` (a -W build error)."""
+    out = []
+    for target in dict.fromkeys(_DOC_LINK.findall(md.read_text(encoding="utf-8"))):
+        path = Path(target.strip())
+        full = root / str(path).lstrip("/") if path.is_absolute() else md.parent / path
+        try:
+            name = os.path.normpath(full.relative_to(root)).removesuffix(path.suffix or "\0")
+        except ValueError:
+            name = str(full)
+        if name not in documents:
+            out.append(f"{{doc}} links to {target}, which is not in _toc.yml (the HTML build "
+                       "fails with 'unknown document'); link it once it is, or write its title.")
+    return out
 
 
 MAX_CODE_LINE = 79  # the HTML code column shows about 78 characters before it scrolls

@@ -5,6 +5,8 @@ is reused when the hash of everything that can change its output matches: the le
 the parameters, the kernel, the source of ``dlbook_utils`` (the helpers lessons import, not
 this build machinery) and the lock file. Results move into ``<build>/executed`` only on
 success; a failed run goes to ``<build>/failed`` and the last good notebook stays in place.
+A cache hit is served only if the notebook's SHA-256 still equals the one recorded when it was
+written; a notebook changed or damaged since is deleted and the lesson executed again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dlbook_utils.bookbuild.project import atomic_write_text
 
 __all__ = ["Job", "Result", "cache_key", "run_jobs", "executed_path", "failed_path", "RUNNER_VERSION"]
 
-RUNNER_VERSION = "1"
+RUNNER_VERSION = "2"
 _PKG = Path(__file__).resolve().parents[1]
 
 
@@ -64,6 +66,8 @@ class Result:
     key: str
     error: dict[str, Any] | None = None
     stale_output: bool = False  # failed, but an older good notebook is kept and shown
+    nb_sha256: str | None = None  # hash of the executed notebook, checked on every cache hit
+    produced_at: str | None = None  # when the notebook shown was executed (UTC, ISO 8601)
 
 
 _CLI_FOLDER = Path(__file__).parent.name  # "bookbuild"
@@ -101,6 +105,17 @@ def failed_path(build: Path, rel: str) -> Path:
     return build / "failed" / Path(rel).with_suffix(".ipynb")
 
 
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
 def _meta_path(nb_path: Path) -> Path:
     return nb_path.with_name(nb_path.name + ".json")
 
@@ -114,6 +129,12 @@ def _cached(build: Path, job: Job, key: str) -> Result | None:
     except (OSError, ValueError):
         return None
     if data.get("key") != key:
+        return None
+    if data.get("nb_sha256") != _file_sha256(nb):
+        # The notebook changed or broke after it was cached (truncated, edited, a disk
+        # error): never serve it. Remove both files so the lesson is executed again.
+        nb.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
         return None
     data.update(cache_hit=True, status="ok", error=None, stale_output=False)
     return Result(**{k: data.get(k) for k in Result.__dataclass_fields__})
@@ -179,6 +200,7 @@ def _execute(
     out = work / "out.ipynb"
     spec = {
         "source": str(job.source),
+        "rel": job.rel,
         "output": str(out),
         "parameters": job.parameters,
         "kernel": job.kernel,
@@ -232,6 +254,7 @@ def _execute(
             parameters=job.parameters, key=key, error=res.get("error"),
         )
         if result.status == "ok" and out.is_file():
+            result.nb_sha256, result.produced_at = _file_sha256(out), _utc_now()
             target = executed_path(build, job.rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(out, target)
@@ -244,6 +267,13 @@ def _execute(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(out, target)
             result.stale_output = executed_path(build, job.rel).is_file()
+            if result.stale_output:  # when the notebook still shown was produced
+                try:
+                    old = json.loads(_meta_path(executed_path(build, job.rel)).read_text(
+                        encoding="utf-8"))
+                    result.produced_at = old.get("produced_at")
+                except (OSError, ValueError):
+                    pass
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -119,15 +119,21 @@ def _execute_with_start_retries(pm: Any, spec: dict[str, Any], tmp_in: Path, out
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
-    import jupytext
     import papermill as pm
+
+    from dlbook_utils.bookbuild.project import ProjectError, read_lesson
     import papermill.execute
 
     papermill.execute.raise_for_execution_errors = _raise_for_errors
 
     src = Path(spec["source"])
     out = Path(spec["output"])
-    nb = jupytext.read(src, fmt="md:myst")
+    try:
+        nb = read_lesson(src, spec.get("rel"))
+    except ProjectError as exc:  # the file, the line, what is wrong: reported, not raised
+        return {"status": "failed", "wall_s": 0.0, "error": {
+            "cell": None, "cell_first_line": "", "ename": "LessonSourceError",
+            "evalue": str(exc)}}
     report = nbformat.v4.new_code_cell(REPORT_SOURCE, metadata={"tags": [REPORT_TAG]})
     nb.cells.append(report)
     tmp_in = out.with_name(out.name + ".in.ipynb")
