@@ -184,3 +184,45 @@ def test_check_names_a_doc_link_to_a_page_not_in_the_toc(mini: Path) -> None:
     assert (f"{OK}.md: {{doc}} links to /lessons/01_part/03_next, which is not in _toc.yml"
             in res.stdout + res.stderr)
     assert "links to 02_params" not in res.stdout + res.stderr  # a relative link that exists
+
+
+def test_two_builds_at_once_in_one_checkout_both_finish_whole(mini: Path) -> None:
+    cmd = [sys.executable, "-m", "dlbook_utils.bookbuild.cli", "build", "--no-html"]
+    procs = [subprocess.Popen(cmd, cwd=mini, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    for rel in (OK, PARAMS):  # whichever finished last, the notebook is whole
+        nbformat.validate(nbformat.read(executed(mini, rel), as_version=4))
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert [r["status"] for r in report] == ["ok", "ok"]
+    assert not list((mini / "_build").glob("**/*.tmp"))  # no half-written file is left
+    res = run_cli("build", "--no-html", cwd=mini)  # and the cache serves what they wrote
+    assert res.returncode == 0
+    report = json.loads((mini / "_build" / "report.json").read_text())
+    assert [r["cache_hit"] for r in report] == [True, True]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop root")
+def test_read_only_data_folder_as_a_non_root_user_is_one_sentence() -> None:
+    import os
+    import tempfile
+
+    ro = Path(tempfile.mkdtemp(prefix="dlbook-ro-"))
+    try:
+        ro.chmod(0o555)
+        cmd = [sys.executable, str(ROOT / "data_scripts" / "prepare.py"), "shapes_detection",
+               "--root", str(ro / "data"), "--no-progress"]
+        if os.geteuid() == 0:  # root ignores permissions: run as nobody
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        res = subprocess.run(cmd, cwd="/", capture_output=True, text=True, timeout=120)
+        if "Permission denied" in res.stderr and "python" in res.stderr.lower():
+            pytest.skip("the interpreter is not readable by an unprivileged user here")
+        assert res.returncode == 1
+        assert one_sentence(res.stderr) == (
+            f"prepare.py: Cannot write under {ro / 'data'}: permission denied; pass a writable "
+            "folder as root (--root on the command line).")
+        assert not (ro / "data").exists()
+    finally:
+        ro.chmod(0o755)
+        shutil.rmtree(ro, ignore_errors=True)
