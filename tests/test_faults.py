@@ -21,7 +21,8 @@ import pytest
 import torch
 from conftest import ROOT, run_cli
 
-from dlbook_utils.bookbuild.project import ProjectError, check_parameter
+from dlbook_utils.bookbuild.params import check_parameter
+from dlbook_utils.bookbuild.project import ProjectError
 
 OK = "lessons/01_part/01_ok"
 PARAMS = "lessons/01_part/02_params"

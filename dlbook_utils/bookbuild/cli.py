@@ -22,12 +22,11 @@ import yaml
 
 from dlbook_utils.bookbuild import book as bookmod
 from dlbook_utils.bookbuild import kernels as kernelmod
+from dlbook_utils.bookbuild.params import check_parameter, lesson_parameters
 from dlbook_utils.bookbuild.project import (
     ProjectError,
-    check_parameter,
     check_project,
     find_root,
-    lesson_parameters,
     read_lesson,
     resolve_lesson,
     toc_lessons,

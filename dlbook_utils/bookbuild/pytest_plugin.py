@@ -11,6 +11,8 @@ import pytest
 
 from dlbook_utils.bookbuild.kernels import kernel_for_device
 
+__all__ = ["pytest_configure"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
