@@ -188,6 +188,10 @@ def test_html_build_renders_report_page(mini: Path) -> None:
     assert (html / "index.html").is_file()
     page = (html / "book" / "build_report.html").read_text()
     assert "01_ok" in page and "02_params" in page and "peak RSS" in page
+    assert "build_report_chart.svg" in page and "**2 lessons**" not in page  # rendered bold
+    assert "<strong>2 lessons</strong>" in page
+    charts = list(html.rglob("build_report_chart*.svg"))
+    assert charts and "01_ok" in charts[0].read_text() and "budget 60 s" in charts[0].read_text()
     assert "dlbook:report" not in (mini / "_build" / "stage" / "book" / "build_report.md").read_text()
     # the source tree is never modified by a build
     assert "<!-- dlbook:report -->" in (mini / "book" / "build_report.md").read_text()

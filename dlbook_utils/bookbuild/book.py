@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from dlbook_utils.bookbuild.project import atomic_write_text
+from dlbook_utils.bookbuild.report_chart import chart_svg, summary_line
 from dlbook_utils.bookbuild.runner import Result
 
 __all__ = ["BUDGET_S", "BUDGET_MB", "report_rows", "report_table", "report_markdown",
@@ -24,6 +25,7 @@ __all__ = ["BUDGET_S", "BUDGET_MB", "report_rows", "report_table", "report_markd
 BUDGET_S = 60.0
 BUDGET_MB = 2560.0
 REPORT_MARKER = "<!-- dlbook:report -->"
+CHART_FILE = "build_report_chart.svg"  # beside build_report.md in the stage
 _HEAD = ["lesson", "status", "time (s)", "peak RSS (MB)", "device", "parameters", "cache"]
 
 
@@ -72,17 +74,17 @@ def report_markdown(results: list[Result]) -> str:
         if r.status != "ok":  # a failed lesson's row stands out, its name and status in bold
             row = [f"**{row[0]}**", f"**{row[1]}**", *row[2:]]
         lines.append("| " + " | ".join(esc(c) for c in row) + " |")
+    head = [summary_line(results, BUDGET_S, BUDGET_MB), "",
+            f"![Time and peak memory of each lesson, with the budgets]({CHART_FILE})", ""]
     bad = [Path(r.lesson).stem for r in results if r.status != "ok"]
     if bad:
-        lines = [f"**{len(bad)} lesson(s) failed in this build: {', '.join(bad)}.** Their pages "
-                 "carry a banner saying which cell failed and which outputs they show.", "",
-                 *lines]
-    total = sum(r.wall_s or 0 for r in results)
-    worst = max((r.peak_rss_mb or 0 for r in results), default=0)
-    lines += ["", f"{len(results)} lessons; summed execution time {total:.1f} s; largest peak "
-              f"memory {worst:.0f} MB. Budgets: {BUDGET_S:.0f} s and {BUDGET_MB / 1024:.1f} GB "
-              "per lesson on a 2-core CPU. Times are those of the run that produced each "
-              "notebook (a cache hit reuses it)."]
+        head = [f"**{len(bad)} lesson(s) failed in this build: {', '.join(bad)}.** Their pages "
+                "carry a banner saying which cell failed and which outputs they show.", "",
+                *head]
+    lines = [*head, *lines,
+             "", f"Budgets: {BUDGET_S:.0f} s and {BUDGET_MB / 1024:.1f} GB per lesson on a "
+             "2-core CPU. Times are those of the run that produced each notebook (a cache hit "
+             "reuses it)."]
     return "\n".join(lines)
 
 
@@ -211,6 +213,8 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
         table = report_markdown(results)
         text = text.replace(REPORT_MARKER, table) if REPORT_MARKER in text else text + "\n" + table
         wanted[report_page] = text.encode("utf-8")
+        wanted[report_page.with_name(CHART_FILE)] = chart_svg(
+            results, BUDGET_S, BUDGET_MB).encode("utf-8")
     for dst, data in wanted.items():
         _sync_bytes(data, dst)
     if st.exists():
