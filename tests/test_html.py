@@ -114,11 +114,12 @@ def browser() -> str:
     return path
 
 
-def _dump_dom(browser: str, page: Path, tmp: Path) -> str:
+def _dump_dom(browser: str, page: Path | str, tmp: Path) -> str:
+    uri = page.as_uri() if isinstance(page, Path) else page
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--allow-file-access-from-files", f"--user-data-dir={tmp}", "--virtual-time-budget=20000",
-           "--dump-dom", page.as_uri()]
+           "--dump-dom", uri]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout
@@ -141,3 +142,14 @@ def test_a_screenshot_can_be_taken(browser: str, html: Path, tmp_path: Path) -> 
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert out.is_file() and out.stat().st_size > 10_000
     shutil.copy(out, html.parent / "screenshot_02_tensors.png")
+
+
+def test_search_works_offline_from_file_urls(browser: str, html: Path, tmp_path: Path) -> None:
+    # the search box submits to search.html?q=...; the index is the local searchindex.js
+    url = (html / "search.html").as_uri() + "?q=receptive+field"
+    dom = _dump_dom(browser, url, tmp_path / "profile")
+    results = dom.split('id="search-results"', 1)[-1]
+    assert "Search finished, found" in results, "the search did not finish"
+    assert 'href="lessons/04_convolutional_networks/02_cnn_vs_dnn_receptive_field.html' in results
+    nothing = _dump_dom(browser, (html / "search.html").as_uri() + "?q=zzqxjv", tmp_path / "p2")
+    assert "did not match any documents" in nothing.split('id="search-results"', 1)[-1]
