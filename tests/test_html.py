@@ -153,3 +153,16 @@ def test_search_works_offline_from_file_urls(browser: str, html: Path, tmp_path:
     assert 'href="lessons/04_convolutional_networks/02_cnn_vs_dnn_receptive_field.html' in results
     nothing = _dump_dom(browser, (html / "search.html").as_uri() + "?q=zzqxjv", tmp_path / "p2")
     assert "did not match any documents" in nothing.split('id="search-results"', 1)[-1]
+
+
+def test_front_page_gallery_has_a_local_thumbnail_per_lesson(root: Path, html: Path) -> None:
+    page = (html / "book" / "intro.html").read_text(encoding="utf-8")
+    assert "dlbook:gallery" not in page, "the gallery marker was not replaced"
+    grid = page.split('class="dlbook-gallery"', 1)[1].split("</div>", 1)[0]
+    links = re.findall(r'<a href="\.\./(lessons/[^"]+\.html)"><img src="\.\./(_static/gallery/[^"]+)"',
+                       grid)
+    lessons = [f for f in toc_files(root) if f.startswith("lessons/")]
+    assert len(links) == len(lessons)  # every lesson of the book draws at least one figure
+    for href, src in links:
+        assert (html / href).is_file() and (html / src).is_file(), (href, src)
+    assert (html / "_static" / "gallery.css").is_file() and "gallery.css" in page

@@ -14,7 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
+import yaml
 
+from dlbook_utils.bookbuild import gallery
 from dlbook_utils.bookbuild.project import atomic_write_text
 from dlbook_utils.bookbuild.report_chart import chart_svg, summary_line
 from dlbook_utils.bookbuild.runner import Result
@@ -191,6 +193,7 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
         if path.is_file() and path.suffix not in (".md", ".ipynb") and "__pycache__" not in path.parts:
             wanted[st / path.relative_to(root)] = path.read_bytes()
     failed = {r.lesson: r for r in results or [] if r.status != "ok"}
+    valid: dict[str, bytes] = {}  # the notebooks shown whole, for the front page's gallery
     for rel, nb in notebooks.items():
         try:
             data = nb.read_bytes()
@@ -204,8 +207,10 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
             if problems is not None:
                 problems.append(f"{shown} is damaged: {problem}; its page {rel} is a "
                                 "placeholder that says so.")
-        elif rel in failed:
-            data = _with_banner(data, failed[rel])
+        else:
+            valid[rel] = data
+            if rel in failed:
+                data = _with_banner(data, failed[rel])
         wanted[st / Path(rel).with_suffix(".ipynb")] = data
     report_page = st / "book" / "build_report.md"
     if report_page in wanted and results is not None:
@@ -215,6 +220,7 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
         wanted[report_page] = text.encode("utf-8")
         wanted[report_page.with_name(CHART_FILE)] = chart_svg(
             results, BUDGET_S, BUDGET_MB).encode("utf-8")
+    _add_gallery(root, st, wanted, valid)
     for dst, data in wanted.items():
         _sync_bytes(data, dst)
     if st.exists():
@@ -224,6 +230,22 @@ def stage(root: Path, build: Path, notebooks: dict[str, Path], results: list[Res
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
     return st
+
+
+def _add_gallery(root: Path, st: Path, wanted: dict[Path, bytes], shown: dict[str, bytes]) -> None:
+    """Replace the gallery marker of the book's pages with thumbnails of the lessons' figures."""
+    pages = [p for p, data in wanted.items() if p.suffix == ".md"
+             and p.parent == st / "book" and gallery.GALLERY_MARKER.encode() in data]
+    if not pages:
+        return
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
+    entries, files = gallery.entries_for(shown, gallery.toc_captions(toc))
+    for name, data in files.items():
+        wanted[st / name] = data
+    wanted[st / "_static" / "gallery.css"] = gallery.GALLERY_CSS.encode()
+    grid = gallery.gallery_html(entries).encode()
+    for page in pages:
+        wanted[page] = wanted[page].replace(gallery.GALLERY_MARKER.encode(), grid)
 
 
 def build_html(stage_dir: Path, build: Path, quiet: bool = True) -> tuple[int, Path]:
