@@ -14,10 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
-import yaml
 
 from dlbook_utils.bookbuild import gallery
-from dlbook_utils.bookbuild.project import atomic_write_text
+from dlbook_utils.bookbuild.project import atomic_write_text, read_toc
 from dlbook_utils.bookbuild.report_chart import chart_svg, summary_line
 from dlbook_utils.bookbuild.runner import Result
 
@@ -238,7 +237,7 @@ def _add_gallery(root: Path, st: Path, wanted: dict[Path, bytes], shown: dict[st
              and p.parent == st / "book" and gallery.GALLERY_MARKER.encode() in data]
     if not pages:
         return
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
+    toc = read_toc(root)
     entries, files = gallery.entries_for(shown, gallery.toc_captions(toc))
     for name, data in files.items():
         wanted[st / name] = data

@@ -18,6 +18,7 @@ import yaml
 __all__ = [
     "ProjectError",
     "find_root",
+    "read_toc",
     "toc_files",
     "toc_lessons",
     "all_lesson_sources",
@@ -86,10 +87,14 @@ def _toc_entries(node: Any) -> list[str]:
     return out
 
 
+def read_toc(root: Path) -> dict[str, Any]:
+    """``_toc.yml`` as parsed YAML (an empty dict for an empty file)."""
+    return yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
+
+
 def toc_files(root: Path) -> list[str]:
     """Every document named in ``_toc.yml`` (without suffix), in book order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
-    return _toc_entries(toc)
+    return _toc_entries(read_toc(root))
 
 
 def toc_lessons(root: Path) -> list[Path]:

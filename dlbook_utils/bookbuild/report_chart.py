@@ -22,14 +22,13 @@ _TOP = 46  # titles and legend
 
 
 def _nice_step(limit: float) -> float:
-    """A tick step (1, 2 or 5 times a power of ten) giving 3 to 7 ticks up to ``limit``."""
-    step = 1.0
-    while limit / step > 7:
-        for factor in (2, 2.5, 2):
-            step *= factor
-            if limit / step <= 7:
-                break
-    return step
+    """The smallest step of 1, 2 or 5 times a power of ten giving at most 7 ticks to ``limit``."""
+    power = 1.0
+    while True:
+        for mantissa in (1, 2, 5):
+            if limit / (mantissa * power) <= 7:
+                return mantissa * power
+        power *= 10
 
 
 def _colour(r: Result, value: float | None, budget: float) -> str:
